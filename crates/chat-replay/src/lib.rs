@@ -1,0 +1,23 @@
+//! Fixture replay for the chatwire protocol crates (test support; not published).
+//!
+//! - [`Fixture`]: the model and loader of `fixtures/<platform>/*.jsonl` (format in
+//!   `docs/fixtures.md`); load errors name the file and line.
+//! - [`ReplayServer`]: binds `127.0.0.1:0`, serves HTTP and WebSocket on one port, and replays
+//!   one fixture: client frames and requests are expectations, server steps happen in order,
+//!   `{{http_base}}`/`{{ws_base}}` point server-supplied URLs back at it, and
+//!   [`ReplayServer::finish`] reports anything that did not follow the script.
+//! - [`harness`]: the runner each protocol crate's `tests/replay.rs` uses (one named test per
+//!   fixture, expectations compared as JSON, `REPLAY_BLESS=1` rewrites them).
+//! - [`mirror`]: a client that plays the client side of any fixture from the script itself,
+//!   which proves a fixture is self-consistent.
+//! - [`lint`]: the secrets check of `cargo xtask fixtures-check`.
+
+pub mod fixture;
+pub mod harness;
+pub mod lint;
+pub mod mirror;
+pub mod pattern;
+mod server;
+
+pub use fixture::{Fixture, LoadError, Payload, Side, Step, StepKind};
+pub use server::{Action, Actions, FinishError, ReplayServer, Report};

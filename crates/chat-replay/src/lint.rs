@@ -1,0 +1,158 @@
+//! The secrets check of `cargo xtask fixtures-check`: fixtures are our own invented data and
+//! must hold nothing that looks like a credential or a real person's address.
+//!
+//! Flagged:
+//! - a `Cookie`, `Set-Cookie`, `Authorization` or `Proxy-Authorization` key anywhere (cookies
+//!   are scripted with the structured `cookies` / `set_cookies` fields instead);
+//! - a key that names a secret (`token`, `accTkn`, `password`, `secret`, `api_key`, `NID_AUT`,
+//!   `NID_SES`, `fkey`, ...) whose value is not a placeholder;
+//! - e-mail addresses outside the reserved example domains (RFC 2606 / RFC 6761);
+//! - token-like runs: 32 or more characters of `[A-Za-z0-9_+/=]` mixing letters and digits.
+//!
+//! A value counts as a placeholder when it is empty, a `{{...}}` pattern, or says so (`fake`,
+//! `redacted`, `example`, `dummy`, `test`). The `b64` payload of binary frames is exempt (review
+//! its `decoded` twin instead).
+
+use serde_json::Value;
+
+use crate::Fixture;
+
+/// One suspicious value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// 1-based line in the fixture.
+    pub line: usize,
+    /// What was found, with the JSON path.
+    pub what: String,
+}
+
+const HEADER_KEYS: &[&str] = &["cookie", "set-cookie", "authorization", "proxy-authorization"];
+const SECRET_KEYS: &[&str] =
+    &["token", "tkn", "password", "passwd", "secret", "apikey", "api_key", "nid_aut", "nid_ses", "fkey", "credential"];
+const PLACEHOLDER_WORDS: &[&str] = &["fake", "redacted", "example", "dummy", "test", "{{"];
+const RESERVED_DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
+const RESERVED_TLDS: &[&str] = &[".example", ".test", ".invalid", ".localhost"];
+
+/// Checks every line of `fixture` (header, steps and expectations).
+pub fn check_secrets(fixture: &Fixture) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, raw) in fixture.lines.iter().enumerate() {
+        if let Ok(v) = serde_json::from_str::<Value>(raw) {
+            walk(&v, "$", i + 1, &mut out);
+        }
+    }
+    out
+}
+
+fn is_placeholder(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    s.is_empty() || PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w))
+}
+
+fn walk(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let p = format!("{path}.{k}");
+                let lower = k.to_ascii_lowercase();
+                if HEADER_KEYS.contains(&lower.as_str()) {
+                    out.push(Finding {
+                        line,
+                        what: format!("{p}: a raw {k} header; script cookies with \"cookies\"/\"set_cookies\" and placeholder values"),
+                    });
+                    continue;
+                }
+                if lower == "b64" {
+                    continue;
+                }
+                let secret_key = SECRET_KEYS.iter().any(|s| lower.replace('-', "_").contains(s));
+                if secret_key {
+                    if let Value::String(s) = v {
+                        if !is_placeholder(s) {
+                            out.push(Finding { line, what: format!("{p}: a secret-named key with a real-looking value {s:?}") });
+                            continue;
+                        }
+                    }
+                }
+                walk(v, &p, line, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                walk(v, &format!("{path}[{i}]"), line, out);
+            }
+        }
+        Value::String(s) => check_string(s, path, line, out),
+        _ => {}
+    }
+}
+
+fn check_string(s: &str, path: &str, line: usize, out: &mut Vec<Finding>) {
+    for email in emails(s) {
+        let domain = email.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+        let reserved = RESERVED_DOMAINS.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+            || RESERVED_TLDS.iter().any(|t| domain.ends_with(t));
+        if !reserved {
+            out.push(Finding { line, what: format!("{path}: an e-mail address {email:?} (use @example.com)") });
+        }
+    }
+    if is_placeholder(s) {
+        return;
+    }
+    for run in s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '/' | '='))) {
+        let letters = run.chars().any(|c| c.is_ascii_alphabetic());
+        let digits = run.chars().any(|c| c.is_ascii_digit());
+        if run.len() >= 32 && letters && digits {
+            out.push(Finding {
+                line,
+                what: format!("{path}: a token-like value {:?} (invent a short fake one)", crate::fixture::truncate(run, 40)),
+            });
+        }
+    }
+}
+
+fn emails(s: &str) -> Vec<&str> {
+    let is_local = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+    let is_domain = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+    let mut out = Vec::new();
+    for (at, _) in s.match_indices('@') {
+        let start = s[..at].rfind(|c| !is_local(c)).map_or(0, |i| i + 1);
+        let end = s[at + 1..].find(|c| !is_domain(c)).map_or(s.len(), |i| at + 1 + i);
+        let domain = s[at + 1..end].trim_end_matches('.');
+        if start < at && domain.contains('.') {
+            out.push(&s[start..at + 1 + domain.len()]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn findings(line: &str) -> Vec<String> {
+        let text = format!("{{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}}\n{line}\n");
+        let f = Fixture::parse("x.jsonl", &text).unwrap();
+        check_secrets(&f).into_iter().map(|f| format!("{}: {}", f.line, f.what)).collect()
+    }
+
+    #[test]
+    fn flags_secrets() {
+        let f = findings(r#"{"http":{"path":"/","headers":{"Cookie":"a=b"}},"response":{}}"#);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].starts_with("2: $.http.headers.Cookie"), "{f:?}");
+        assert_eq!(findings(r#"{"http":{"path":"/","form":{"email":"alice@gmail.com"}},"response":{}}"#).len(), 1);
+        assert_eq!(findings(r#"{"http":{"path":"/"},"response":{"json":{"accessToken":"Zx81kq"}}}"#).len(), 1);
+        assert_eq!(
+            findings(r#"{"http":{"path":"/"},"response":{"json":{"url":"/events/1/0123456789abcdef0123456789abcdef"}}}"#).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn accepts_placeholders_and_example_data() {
+        assert!(findings(r#"{"http":{"path":"/","form":{"email":"bot@example.com","password":"fake-password"}},"response":{}}"#).is_empty());
+        assert!(findings(r#"{"http":{"path":"/","cookies":{"acct":"{{any}}"}},"response":{"json":{"accessToken":"fake-access-token-1"}}}"#).is_empty());
+        assert!(findings(r#"{"ws_open":"c1","path":"/x","query":{"id":"f47ac10b-58cc-4372-a567-0e02b2c3d479"}}"#).is_empty());
+    }
+}
