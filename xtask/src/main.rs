@@ -1,1 +1,89 @@
-fn main() {}
+//! Project automation. Run `cargo xtask help`.
+
+mod ci;
+mod demo;
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+cargo xtask <command>
+
+  demo [--fixtures DIR]...           replay recorded-shape sessions on loopback through the real
+                                     clients and print a live feed (offline)
+  ci                                 everything CI checks: fmt, clippy, docs, fixtures, packaging,
+                                     every test (the README's test command)
+  test-fixtures [--fixtures DIR]... [-p CRATE]... [--bless]
+                                     run every fixture through its crate's client; --bless
+                                     rewrites the expected events
+  fixtures-check [--fixtures DIR]... every fixture parses, has a known version, holds no
+                                     secrets, and plays through the replay server
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = args
+        .split_first()
+        .map_or(("help", &[][..]), |(c, r)| (c.as_str(), r));
+    let result = match cmd {
+        "ci" => ci::run(rest),
+        "demo" => demo::run(rest),
+        "test-fixtures" => fixtures::test_fixtures(rest),
+        "fixtures-check" => fixtures::check(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("invariant: xtask lives in the workspace root")
+        .to_owned()
+}
+
+/// The cargo that runs us (so a rustup toolchain choice carries over).
+fn cargo() -> std::process::Command {
+    let mut cmd =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+/// Parses repeated `--fixtures DIR` options (made absolute against the current directory) and
+/// returns them with the remaining arguments.
+fn take_fixture_dirs(args: &[String]) -> Result<(Vec<PathBuf>, Vec<String>), String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let mut dirs = Vec::new();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--fixtures" {
+            let dir = it.next().ok_or("--fixtures needs a directory or file")?;
+            dirs.push(absolute(&cwd, dir)?);
+        } else if let Some(dir) = a.strip_prefix("--fixtures=") {
+            dirs.push(absolute(&cwd, dir)?);
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok((dirs, rest))
+}
+
+fn absolute(cwd: &Path, dir: &str) -> Result<PathBuf, String> {
+    let path = cwd.join(dir);
+    path.canonicalize()
+        .map_err(|e| format!("--fixtures {}: {e}", path.display()))
+}

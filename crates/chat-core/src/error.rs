@@ -35,7 +35,10 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether an error of this kind is, by default, worth retrying later.
     pub const fn is_retryable(self) -> bool {
-        matches!(self, Self::Connect | Self::Closed | Self::RateLimited | Self::Timeout)
+        matches!(
+            self,
+            Self::Connect | Self::Closed | Self::RateLimited | Self::Timeout
+        )
     }
 
     /// A short lower-case name (`"rate_limited"`, ...).
@@ -190,7 +193,11 @@ mod tests {
         assert!(e.is_retryable());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
         assert!(Error::new(ErrorKind::Timeout, "slow").is_retryable());
-        assert!(!Error::new(ErrorKind::Timeout, "slow").with_retryable(false).is_retryable());
+        assert!(
+            !Error::new(ErrorKind::Timeout, "slow")
+                .with_retryable(false)
+                .is_retryable()
+        );
     }
 
     #[test]

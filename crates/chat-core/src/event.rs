@@ -59,7 +59,10 @@ pub enum ChatEvent {
         /// The channel left.
         channel: ChannelRef,
         /// Why, when known.
-        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
         reason: Option<String>,
     },
 }

@@ -15,7 +15,7 @@ pub enum ChannelKind {
     Direct,
 }
 
-/// Where a message was said: a Chzzk chat channel, a Stack Exchange room, a LiveKit room.
+/// Where a message was said: a Chzzk chat channel, a Stack Exchange room, a `LiveKit` room.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
@@ -23,7 +23,10 @@ pub struct ChannelRef {
     /// The platform's own identifier of the channel, as a string.
     pub id: String,
     /// A human-readable name when the platform supplies one.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub name: Option<String>,
     /// Group or direct conversation.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -33,12 +36,20 @@ pub struct ChannelRef {
 impl ChannelRef {
     /// A group channel with this id and no name.
     pub fn group(id: impl Into<String>) -> Self {
-        Self { id: id.into(), name: None, kind: ChannelKind::Group }
+        Self {
+            id: id.into(),
+            name: None,
+            kind: ChannelKind::Group,
+        }
     }
 
     /// A direct (private) conversation with this id and no name.
     pub fn direct(id: impl Into<String>) -> Self {
-        Self { id: id.into(), name: None, kind: ChannelKind::Direct }
+        Self {
+            id: id.into(),
+            name: None,
+            kind: ChannelKind::Direct,
+        }
     }
 
     /// Sets the human-readable name.
@@ -58,14 +69,20 @@ pub struct Author {
     /// for example an anonymous Chzzk donation).
     pub id: String,
     /// The display name at the time of the message, when known.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub name: Option<String>,
 }
 
 impl Author {
     /// An author with this id and display name.
     pub fn new(id: impl Into<String>, name: Option<String>) -> Self {
-        Self { id: id.into(), name }
+        Self {
+            id: id.into(),
+            name,
+        }
     }
 }
 
@@ -82,7 +99,10 @@ pub struct ChatMessage {
     /// The channel or room it was said in.
     pub channel: ChannelRef,
     /// The platform's message id, when the platform assigns one.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub id: Option<String>,
     /// Who said it.
     pub author: Author,
@@ -92,7 +112,11 @@ pub struct ChatMessage {
     /// When the server says the message was sent.
     #[cfg_attr(
         feature = "serde",
-        serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")
+        serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub timestamp: Option<OffsetDateTime>,
 }
@@ -106,7 +130,14 @@ impl ChatMessage {
         author: Author,
         text: impl Into<String>,
     ) -> Self {
-        Self { platform, channel, id: None, author, text: text.into(), timestamp: None }
+        Self {
+            platform,
+            channel,
+            id: None,
+            author,
+            text: text.into(),
+            timestamp: None,
+        }
     }
 
     /// Sets the platform's message id.

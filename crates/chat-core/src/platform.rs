@@ -15,7 +15,7 @@ pub enum Platform {
     /// Stack Exchange chat (`sechat`).
     #[cfg_attr(feature = "serde", serde(rename = "stackexchange"))]
     StackExchange,
-    /// The LiveKit Chat Protocol over a LiveKit room (`livekit-chat`).
+    /// The `LiveKit` Chat Protocol over a `LiveKit` room (`livekit-chat`).
     #[cfg_attr(feature = "serde", serde(rename = "livekit"))]
     LiveKit,
 }
@@ -42,11 +42,22 @@ impl fmt::Display for Platform {
 
 /// The error of [`Platform::from_str`]: the name is not one of [`Platform::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownPlatform(pub String);
+pub struct UnknownPlatform(String);
+
+impl UnknownPlatform {
+    /// The name that was not recognised.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Display for UnknownPlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown platform {:?} (expected one of: chzzk, stackexchange, livekit)", self.0)
+        write!(
+            f,
+            "unknown platform {:?} (expected one of: chzzk, stackexchange, livekit)",
+            self.0
+        )
     }
 }
 

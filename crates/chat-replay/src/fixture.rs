@@ -228,7 +228,10 @@ impl StepKind {
         matches!(
             self,
             Self::ServerFrame { .. }
-                | Self::Close { by: Side::Server, .. }
+                | Self::Close {
+                    by: Side::Server,
+                    ..
+                }
                 | Self::Drop { .. }
                 | Self::Stall { .. }
                 | Self::Action { .. }
@@ -268,7 +271,11 @@ impl fmt::Display for Step {
                 write!(f, "ws {conn} s2c {}", payload.describe())
             }
             StepKind::Close { conn, by, code, .. } => {
-                let by = if *by == Side::Server { "server" } else { "client" };
+                let by = if *by == Side::Server {
+                    "server"
+                } else {
+                    "client"
+                };
                 write!(f, "ws_close {conn} by {by}")?;
                 if let Some(code) = code {
                     write!(f, " code {code}")?;
@@ -326,7 +333,11 @@ impl Fixture {
     /// Parses fixture text; `path` is used in error messages.
     pub fn parse(path: impl AsRef<Path>, text: &str) -> Result<Self, LoadError> {
         let path = path.as_ref().to_owned();
-        let err = |line: usize, message: String| LoadError { path: path.clone(), line, message };
+        let err = |line: usize, message: String| LoadError {
+            path: path.clone(),
+            line,
+            message,
+        };
         let lines: Vec<String> = text.lines().map(str::to_owned).collect();
         let mut header = None;
         let mut steps = Vec::new();
@@ -337,8 +348,8 @@ impl Fixture {
             if raw.trim().is_empty() {
                 continue;
             }
-            let value: Value = serde_json::from_str(raw)
-                .map_err(|e| err(line, format!("not valid JSON: {e}")))?;
+            let value: Value =
+                serde_json::from_str(raw).map_err(|e| err(line, format!("not valid JSON: {e}")))?;
             let Value::Object(obj) = value else {
                 return Err(err(line, "each line must be a JSON object".into()));
             };
@@ -348,22 +359,38 @@ impl Fixture {
             }
             if let Some(v) = obj.get("expect") {
                 if obj.len() != 1 {
-                    return Err(err(line, "an expect line holds only {\"expect\": ...}".into()));
+                    return Err(err(
+                        line,
+                        "an expect line holds only {\"expect\": ...}".into(),
+                    ));
                 }
-                expect.push(Expectation { line, value: v.clone() });
+                expect.push(Expectation {
+                    line,
+                    value: v.clone(),
+                });
                 continue;
             }
             let step = parse_step(line, obj).map_err(|m| err(line, m))?;
             check_conn_order(&step, &mut conns).map_err(|m| err(line, m))?;
             steps.push(step);
         }
-        let header = header.ok_or_else(|| err(1, "empty file: the first line is the header".into()))?;
-        Ok(Self { path, header, steps, expect, lines })
+        let header =
+            header.ok_or_else(|| err(1, "empty file: the first line is the header".into()))?;
+        Ok(Self {
+            path,
+            header,
+            steps,
+            expect,
+            lines,
+        })
     }
 
     /// The file name without extension.
     pub fn name(&self) -> String {
-        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     /// The text of the fixture with its expectations replaced by `events` (for `--bless`).
@@ -372,9 +399,13 @@ impl Fixture {
         for raw in &self.lines {
             let is_expect = serde_json::from_str::<Value>(raw)
                 .ok()
-                .and_then(|v| v.as_object().map(|o| o.len() == 1 && o.contains_key("expect")))
+                .and_then(|v| {
+                    v.as_object()
+                        .map(|o| o.len() == 1 && o.contains_key("expect"))
+                })
                 .unwrap_or(false);
-            if !is_expect && !(raw.trim().is_empty() && out.ends_with("\n\n")) {
+            let blank_run = raw.trim().is_empty() && out.ends_with("\n\n");
+            if !is_expect && !blank_run {
                 out.push_str(raw);
                 out.push('\n');
             }
@@ -398,20 +429,28 @@ enum ConnState {
 }
 
 fn check_conn_order(step: &Step, conns: &mut BTreeMap<String, ConnState>) -> Result<(), String> {
-    let Some(conn) = step.kind.conn() else { return Ok(()) };
+    let Some(conn) = step.kind.conn() else {
+        return Ok(());
+    };
     match (&step.kind, conns.get(conn)) {
         (StepKind::WsOpen { reject, .. }, None) => {
-            let state = if reject.is_some() { ConnState::Ended } else { ConnState::Open };
+            let state = if reject.is_some() {
+                ConnState::Ended
+            } else {
+                ConnState::Open
+            };
             conns.insert(conn.to_owned(), state);
             Ok(())
         }
-        (StepKind::WsOpen { .. }, Some(_)) => {
-            Err(format!("connection {conn:?} is opened twice; name each connection once (c1, c2, ...)"))
-        }
-        (_, None) => Err(format!("connection {conn:?} is used before its ws_open step")),
-        (_, Some(ConnState::Ended)) => {
-            Err(format!("connection {conn:?} is used after it was closed, dropped, stalled or rejected"))
-        }
+        (StepKind::WsOpen { .. }, Some(_)) => Err(format!(
+            "connection {conn:?} is opened twice; name each connection once (c1, c2, ...)"
+        )),
+        (_, None) => Err(format!(
+            "connection {conn:?} is used before its ws_open step"
+        )),
+        (_, Some(ConnState::Ended)) => Err(format!(
+            "connection {conn:?} is used after it was closed, dropped, stalled or rejected"
+        )),
         (StepKind::Close { .. } | StepKind::Drop { .. } | StepKind::Stall { .. }, Some(_)) => {
             conns.insert(conn.to_owned(), ConnState::Ended);
             Ok(())
@@ -427,7 +466,9 @@ fn parse_header(mut obj: Map<String, Value>) -> Result<Header, String> {
         .as_u64()
         .ok_or("\"fixture\" must be a version number")?;
     if !KNOWN_VERSIONS.contains(&version) {
-        return Err(format!("unknown fixture version {version} (known: {KNOWN_VERSIONS:?})"));
+        return Err(format!(
+            "unknown fixture version {version} (known: {KNOWN_VERSIONS:?})"
+        ));
     }
     let platform = take_str(&mut obj, "platform")?.ok_or("the header needs \"platform\"")?;
     let title = take_str(&mut obj, "title")?.ok_or("the header needs \"title\"")?;
@@ -444,7 +485,15 @@ fn parse_header(mut obj: Map<String, Value>) -> Result<Header, String> {
         Some(_) => return Err("\"ignore_c2s\" must be an array of patterns".into()),
     };
     reject_unknown(&obj, "header")?;
-    Ok(Header { version, platform, title, source, notes, config, ignore_c2s })
+    Ok(Header {
+        version,
+        platform,
+        title,
+        source,
+        notes,
+        config,
+        ignore_c2s,
+    })
 }
 
 fn reject_unknown(obj: &Map<String, Value>, what: &str) -> Result<(), String> {
@@ -462,7 +511,11 @@ fn take_str(obj: &mut Map<String, Value>, key: &str) -> Result<Option<String>, S
     }
 }
 
-fn take_map(obj: &mut Map<String, Value>, key: &str, lower: bool) -> Result<BTreeMap<String, Value>, String> {
+fn take_map(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    lower: bool,
+) -> Result<BTreeMap<String, Value>, String> {
     match obj.remove(key) {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(m)) => Ok(m
@@ -485,7 +538,9 @@ fn take_exact(obj: &mut Map<String, Value>) -> Result<bool, String> {
     match take_str(obj, "match")?.as_deref() {
         None | Some("partial") => Ok(false),
         Some("exact") => Ok(true),
-        Some(other) => Err(format!("\"match\" must be \"partial\" or \"exact\", not {other:?}")),
+        Some(other) => Err(format!(
+            "\"match\" must be \"partial\" or \"exact\", not {other:?}"
+        )),
     }
 }
 
@@ -497,7 +552,9 @@ fn take_payload(obj: &mut Map<String, Value>, allow_form: bool) -> Result<Option
         found.push(Payload::Json(v));
     }
     if let Some(v) = obj.remove("text") {
-        found.push(Payload::Text(v.as_str().ok_or("\"text\" must be a string")?.to_owned()));
+        found.push(Payload::Text(
+            v.as_str().ok_or("\"text\" must be a string")?.to_owned(),
+        ));
     }
     if let Some(v) = obj.remove("b64") {
         let s = v.as_str().ok_or("\"b64\" must be a string")?;
@@ -528,7 +585,9 @@ fn take_conn(obj: &mut Map<String, Value>, key: &str) -> Result<String, String> 
 }
 
 fn parse_response(v: Value) -> Result<ResponseSpec, String> {
-    let Value::Object(mut obj) = v else { return Err("a response must be an object".into()) };
+    let Value::Object(mut obj) = v else {
+        return Err("a response must be an object".into());
+    };
     let status = match obj.remove("status") {
         None => 200,
         Some(v) => v
@@ -559,7 +618,14 @@ fn parse_response(v: Value) -> Result<ResponseSpec, String> {
                 let max_age = c.remove("max_age").and_then(|v| v.as_i64());
                 let http_only = take_bool(&mut c, "http_only")?;
                 reject_unknown(&c, "cookie")?;
-                set_cookies.push(SetCookie { name, value, path, domain, max_age, http_only });
+                set_cookies.push(SetCookie {
+                    name,
+                    value,
+                    path,
+                    domain,
+                    max_age,
+                    http_only,
+                });
             }
         }
         Some(_) => return Err("\"set_cookies\" must be an array".into()),
@@ -568,15 +634,26 @@ fn parse_response(v: Value) -> Result<ResponseSpec, String> {
     let stall = take_bool(&mut obj, "stall")?;
     let drop = take_bool(&mut obj, "drop")?;
     reject_unknown(&obj, "response")?;
-    Ok(ResponseSpec { status, headers, set_cookies, body, stall, drop })
+    Ok(ResponseSpec {
+        status,
+        headers,
+        set_cookies,
+        body,
+        stall,
+        drop,
+    })
 }
 
 fn parse_step(line: usize, mut obj: Map<String, Value>) -> Result<Step, String> {
     let t = obj.remove("t").and_then(|v| v.as_u64());
     let _ = obj.remove("note");
     let kind = if let Some(req) = obj.remove("http") {
-        let Value::Object(mut r) = req else { return Err("\"http\" must be an object".into()) };
-        let method = take_str(&mut r, "method")?.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+        let Value::Object(mut r) = req else {
+            return Err("\"http\" must be an object".into());
+        };
+        let method = take_str(&mut r, "method")?
+            .unwrap_or_else(|| "GET".into())
+            .to_ascii_uppercase();
         let path = take_str(&mut r, "path")?.ok_or("\"http\" needs \"path\"")?;
         if !path.starts_with('/') && !path.starts_with("{{") {
             return Err(format!("the path {path:?} must start with '/'"));
@@ -587,9 +664,20 @@ fn parse_step(line: usize, mut obj: Map<String, Value>) -> Result<Step, String> 
         let exact = take_exact(&mut r)?;
         let body = take_payload(&mut r, true)?;
         reject_unknown(&r, "\"http\"")?;
-        let response = parse_response(obj.remove("response").ok_or("an http step needs \"response\"")?)?;
+        let response = parse_response(
+            obj.remove("response")
+                .ok_or("an http step needs \"response\"")?,
+        )?;
         StepKind::Http {
-            request: RequestSpec { method, path, query, headers, cookies, body, exact },
+            request: RequestSpec {
+                method,
+                path,
+                query,
+                headers,
+                cookies,
+                body,
+                exact,
+            },
             response,
         }
     } else if obj.contains_key("ws_open") {
@@ -598,15 +686,26 @@ fn parse_step(line: usize, mut obj: Map<String, Value>) -> Result<Step, String> 
         let query = take_map(&mut obj, "query", false)?;
         let headers = take_map(&mut obj, "headers", true)?;
         let reject = obj.remove("reject").map(parse_response).transpose()?;
-        StepKind::WsOpen { conn, path, query, headers, reject }
+        StepKind::WsOpen {
+            conn,
+            path,
+            query,
+            headers,
+            reject,
+        }
     } else if obj.contains_key("ws") {
         let conn = take_conn(&mut obj, "ws")?;
-        let dir = take_str(&mut obj, "dir")?.ok_or("a ws step needs \"dir\": \"c2s\" or \"s2c\"")?;
+        let dir =
+            take_str(&mut obj, "dir")?.ok_or("a ws step needs \"dir\": \"c2s\" or \"s2c\"")?;
         let exact = take_exact(&mut obj)?;
         let payload = take_payload(&mut obj, false)?
             .ok_or("a ws step needs one of \"json\", \"text\", \"b64\"")?;
         match dir.as_str() {
-            "c2s" => StepKind::ClientFrame { conn, payload, exact },
+            "c2s" => StepKind::ClientFrame {
+                conn,
+                payload,
+                exact,
+            },
             "s2c" => StepKind::ServerFrame { conn, payload },
             other => return Err(format!("\"dir\" must be \"c2s\" or \"s2c\", not {other:?}")),
         }
@@ -620,15 +719,26 @@ fn parse_step(line: usize, mut obj: Map<String, Value>) -> Result<Step, String> 
         let code = match obj.remove("code") {
             None => None,
             Some(v) => Some(
-                v.as_u64().and_then(|c| u16::try_from(c).ok()).ok_or("\"code\" must be a close code")?,
+                v.as_u64()
+                    .and_then(|c| u16::try_from(c).ok())
+                    .ok_or("\"code\" must be a close code")?,
             ),
         };
         let reason = take_str(&mut obj, "reason")?.unwrap_or_default();
-        StepKind::Close { conn, by, code, reason }
+        StepKind::Close {
+            conn,
+            by,
+            code,
+            reason,
+        }
     } else if obj.contains_key("ws_drop") {
-        StepKind::Drop { conn: take_conn(&mut obj, "ws_drop")? }
+        StepKind::Drop {
+            conn: take_conn(&mut obj, "ws_drop")?,
+        }
     } else if obj.contains_key("ws_stall") {
-        StepKind::Stall { conn: take_conn(&mut obj, "ws_stall")? }
+        StepKind::Stall {
+            conn: take_conn(&mut obj, "ws_stall")?,
+        }
     } else if obj.contains_key("action") {
         let name = take_str(&mut obj, "action")?.ok_or("\"action\" must be a name")?;
         let args = obj.remove("args").unwrap_or(Value::Null);
@@ -656,17 +766,26 @@ mod tests {
         let e = parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n{\"ws\":\"c1\",\"dir\":\"s2c\",\"json\":{}}\n")
             .unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(e.to_string().starts_with("x.jsonl:2: connection \"c1\" is used before"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("x.jsonl:2: connection \"c1\" is used before"),
+            "{e}"
+        );
 
         let e = parse("{\"fixture\":9,\"platform\":\"p\",\"title\":\"t\"}\n").unwrap_err();
         assert!(e.to_string().contains("unknown fixture version 9"), "{e}");
 
-        let e = parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n\n{\"wat\":1}\n").unwrap_err();
+        let e = parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n\n{\"wat\":1}\n")
+            .unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.message.contains("unknown step"), "{e}");
 
-        let e = parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\nnot json\n").unwrap_err();
-        assert!(e.to_string().starts_with("x.jsonl:2: not valid JSON"), "{e}");
+        let e =
+            parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\nnot json\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("x.jsonl:2: not valid JSON"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -684,18 +803,32 @@ mod tests {
         .unwrap();
         assert_eq!(f.steps.len(), 6);
         assert_eq!(f.expect.len(), 1);
-        assert!(matches!(&f.steps[0].kind, StepKind::Http { request, .. } if request.method == "POST"));
-        assert!(matches!(&f.steps[2].kind, StepKind::ClientFrame { exact: true, .. }));
-        assert!(matches!(&f.steps[3].kind, StepKind::ServerFrame { payload: Payload::Binary(b), .. } if b == &[0, 1]));
+        assert!(
+            matches!(&f.steps[0].kind, StepKind::Http { request, .. } if request.method == "POST")
+        );
+        assert!(matches!(
+            &f.steps[2].kind,
+            StepKind::ClientFrame { exact: true, .. }
+        ));
+        assert!(
+            matches!(&f.steps[3].kind, StepKind::ServerFrame { payload: Payload::Binary(b), .. } if b == &[0, 1])
+        );
         assert!(f.steps[5].kind.is_server_driven());
-        assert_eq!(f.steps[5].to_string(), "line 7: ws_close c1 by server code 1000");
+        assert_eq!(
+            f.steps[5].to_string(),
+            "line 7: ws_close c1 by server code 1000"
+        );
     }
 
     #[test]
     fn bless_replaces_expectations() {
-        let f = parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n{\"expect\":1}\n").unwrap();
+        let f =
+            parse("{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n{\"expect\":1}\n").unwrap();
         let text = f.blessed_text(&[serde_json::json!({"a": 2})]);
-        assert_eq!(text, "{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n{\"expect\":{\"a\":2}}\n");
+        assert_eq!(
+            text,
+            "{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}\n{\"expect\":{\"a\":2}}\n"
+        );
         assert_eq!(parse(&text).unwrap().expect[0].value["a"], 2);
     }
 }

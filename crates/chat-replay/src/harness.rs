@@ -45,7 +45,10 @@ impl Harness {
     /// Runs fixtures whose header says `platform`, found under `default_dir` unless
     /// `REPLAY_FIXTURES` says otherwise.
     pub fn new(platform: &str, default_dir: impl Into<PathBuf>) -> Self {
-        Self { platform: platform.to_owned(), default_dirs: vec![default_dir.into()] }
+        Self {
+            platform: platform.to_owned(),
+            default_dirs: vec![default_dir.into()],
+        }
     }
 
     /// The fixtures this harness would run, as (test name, path), sorted.
@@ -62,7 +65,10 @@ impl Harness {
                 if header_platform(&path).is_none_or(|p| p == self.platform) {
                     let rel = path.strip_prefix(&root).unwrap_or(&path).with_extension("");
                     let name = if rel.as_os_str().is_empty() {
-                        path.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+                        path.file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
                     } else {
                         rel.to_string_lossy().replace('\\', "/")
                     };
@@ -87,7 +93,9 @@ impl Harness {
             .into_iter()
             .map(|(name, path)| {
                 let runner = Arc::clone(&runner);
-                libtest_mimic::Trial::test(name, move || run_one(&path, &*runner).map_err(Into::into))
+                libtest_mimic::Trial::test(name, move || {
+                    run_one(&path, &*runner).map_err(Into::into)
+                })
             })
             .collect();
         libtest_mimic::run(&args, trials).exit_code()
@@ -99,7 +107,9 @@ fn collect_jsonl(path: &Path, out: &mut Vec<PathBuf>) {
         out.push(path.to_owned());
         return;
     }
-    let Ok(entries) = std::fs::read_dir(path) else { return };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -156,15 +166,26 @@ where
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let (outcome, finish) = rt.block_on(async {
         let server = Arc::new(
-            ReplayServer::start(Arc::clone(&fixture)).await.map_err(|e| format!("cannot bind loopback: {e}"))?,
+            ReplayServer::start(Arc::clone(&fixture))
+                .await
+                .map_err(|e| format!("cannot bind loopback: {e}"))?,
         );
         let fut = runner(Arc::clone(&server));
         let outcome = match tokio::time::timeout(HANG_GUARD, tokio::spawn(fut)).await {
             Ok(Ok(r)) => r,
             Ok(Err(join)) => Err(format!("the client panicked: {join}")),
-            Err(_) => Err(format!("hang guard: the client did not finish within {HANG_GUARD:?}")),
+            Err(_) => Err(format!(
+                "hang guard: the client did not finish within {HANG_GUARD:?}"
+            )),
         };
         let finish = server.finish().await;
+        // Ports change from run to run: expectations spell the server's URLs as placeholders.
+        let outcome = outcome.map(|events| {
+            events
+                .into_iter()
+                .map(|e| unsubstitute(e, server.http_base(), server.ws_base()))
+                .collect::<Vec<_>>()
+        });
         Ok::<_, String>((outcome, finish))
     })?;
     let mut problems = Vec::new();
@@ -179,11 +200,33 @@ where
     }
     let events = outcome.unwrap_or_default();
     if bless {
-        std::fs::write(path, fixture.blessed_text(&events)).map_err(|e| format!("cannot bless {}: {e}", path.display()))?;
+        std::fs::write(path, fixture.blessed_text(&events))
+            .map_err(|e| format!("cannot bless {}: {e}", path.display()))?;
         return Ok(());
     }
     let expected: Vec<Value> = fixture.expect.iter().map(|e| e.value.clone()).collect();
     compare(&expected, &events)
+}
+
+/// Replaces the server's own base URLs in `value` with `{{http_base}}` / `{{ws_base}}`.
+pub fn unsubstitute(value: Value, http_base: &str, ws_base: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(
+            s.replace(http_base, "{{http_base}}")
+                .replace(ws_base, "{{ws_base}}"),
+        ),
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .map(|v| unsubstitute(v, http_base, ws_base))
+                .collect(),
+        ),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, unsubstitute(v, http_base, ws_base)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Compares expected and actual events; the error is a unified diff, one event per line.
@@ -194,10 +237,20 @@ pub fn compare(expected: &[Value], actual: &[Value]) -> Result<(), String> {
     if expected == actual {
         return Ok(());
     }
-    let render = |v: &[Value]| v.iter().map(|e| format!("{}\n", json!({ "expect": e }))).collect::<String>();
+    let render = |v: &[Value]| {
+        v.iter().fold(String::new(), |mut out, e| {
+            out.push_str(&json!({ "expect": e }).to_string());
+            out.push('\n');
+            out
+        })
+    };
     let (old, new) = (render(expected), render(actual));
     let diff = similar::TextDiff::from_lines(&old, &new);
-    let text = diff.unified_diff().context_radius(2).header("expected (fixture)", "actual (client)").to_string();
+    let text = diff
+        .unified_diff()
+        .context_radius(2)
+        .header("expected (fixture)", "actual (client)")
+        .to_string();
     Err(format!(
         "the client's events differ from the fixture's expectations (- expected, + actual; \
          REPLAY_BLESS=1 or `cargo xtask test-fixtures --bless` accepts the actual ones):\n{text}"
@@ -210,13 +263,25 @@ mod tests {
 
     #[test]
     fn compare_shows_a_readable_diff() {
-        let a = vec![json!({"type": "chat", "text": "hi"}), json!({"type": "chat", "text": "bye"})];
+        let a = vec![
+            json!({"type": "chat", "text": "hi"}),
+            json!({"type": "chat", "text": "bye"}),
+        ];
         let mut b = a.clone();
         b[1]["text"] = json!("ciao");
         assert!(compare(&a, &a).is_ok());
         let d = compare(&a, &b).unwrap_err();
-        assert!(d.contains("-{\"expect\":{\"text\":\"bye\",\"type\":\"chat\"}}"), "{d}");
-        assert!(d.contains("+{\"expect\":{\"text\":\"ciao\",\"type\":\"chat\"}}"), "{d}");
-        assert!(d.contains(" {\"expect\":{\"text\":\"hi\",\"type\":\"chat\"}}"), "{d}");
+        assert!(
+            d.contains("-{\"expect\":{\"text\":\"bye\",\"type\":\"chat\"}}"),
+            "{d}"
+        );
+        assert!(
+            d.contains("+{\"expect\":{\"text\":\"ciao\",\"type\":\"chat\"}}"),
+            "{d}"
+        );
+        assert!(
+            d.contains(" {\"expect\":{\"text\":\"hi\",\"type\":\"chat\"}}"),
+            "{d}"
+        );
     }
 }

@@ -21,3 +21,8 @@ mod server;
 
 pub use fixture::{Fixture, LoadError, Payload, Side, Step, StepKind};
 pub use server::{Action, Actions, FinishError, ReplayServer, Report};
+
+/// The workspace README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadme;

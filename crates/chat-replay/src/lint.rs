@@ -26,9 +26,25 @@ pub struct Finding {
     pub what: String,
 }
 
-const HEADER_KEYS: &[&str] = &["cookie", "set-cookie", "authorization", "proxy-authorization"];
-const SECRET_KEYS: &[&str] =
-    &["token", "tkn", "password", "passwd", "secret", "apikey", "api_key", "nid_aut", "nid_ses", "fkey", "credential"];
+const HEADER_KEYS: &[&str] = &[
+    "cookie",
+    "set-cookie",
+    "authorization",
+    "proxy-authorization",
+];
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "tkn",
+    "password",
+    "passwd",
+    "secret",
+    "apikey",
+    "api_key",
+    "nid_aut",
+    "nid_ses",
+    "fkey",
+    "credential",
+];
 const PLACEHOLDER_WORDS: &[&str] = &["fake", "redacted", "example", "dummy", "test", "{{"];
 const RESERVED_DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
 const RESERVED_TLDS: &[&str] = &[".example", ".test", ".invalid", ".localhost"];
@@ -65,14 +81,18 @@ fn walk(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {
                 if lower == "b64" {
                     continue;
                 }
-                let secret_key = SECRET_KEYS.iter().any(|s| lower.replace('-', "_").contains(s));
-                if secret_key {
-                    if let Value::String(s) = v {
-                        if !is_placeholder(s) {
-                            out.push(Finding { line, what: format!("{p}: a secret-named key with a real-looking value {s:?}") });
-                            continue;
-                        }
-                    }
+                let secret_key = SECRET_KEYS
+                    .iter()
+                    .any(|s| lower.replace('-', "_").contains(s));
+                if secret_key
+                    && let Value::String(s) = v
+                    && !is_placeholder(s)
+                {
+                    out.push(Finding {
+                        line,
+                        what: format!("{p}: a secret-named key with a real-looking value {s:?}"),
+                    });
+                    continue;
                 }
                 walk(v, &p, line, out);
             }
@@ -89,23 +109,36 @@ fn walk(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {
 
 fn check_string(s: &str, path: &str, line: usize, out: &mut Vec<Finding>) {
     for email in emails(s) {
-        let domain = email.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
-        let reserved = RESERVED_DOMAINS.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        let domain = email
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let reserved = RESERVED_DOMAINS
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
             || RESERVED_TLDS.iter().any(|t| domain.ends_with(t));
         if !reserved {
-            out.push(Finding { line, what: format!("{path}: an e-mail address {email:?} (use @example.com)") });
+            out.push(Finding {
+                line,
+                what: format!("{path}: an e-mail address {email:?} (use @example.com)"),
+            });
         }
     }
     if is_placeholder(s) {
         return;
     }
-    for run in s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '/' | '='))) {
+    for run in s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '/' | '=')))
+    {
         let letters = run.chars().any(|c| c.is_ascii_alphabetic());
         let digits = run.chars().any(|c| c.is_ascii_digit());
         if run.len() >= 32 && letters && digits {
             out.push(Finding {
                 line,
-                what: format!("{path}: a token-like value {:?} (invent a short fake one)", crate::fixture::truncate(run, 40)),
+                what: format!(
+                    "{path}: a token-like value {:?} (invent a short fake one)",
+                    crate::fixture::truncate(run, 40)
+                ),
             });
         }
     }
@@ -117,7 +150,9 @@ fn emails(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for (at, _) in s.match_indices('@') {
         let start = s[..at].rfind(|c| !is_local(c)).map_or(0, |i| i + 1);
-        let end = s[at + 1..].find(|c| !is_domain(c)).map_or(s.len(), |i| at + 1 + i);
+        let end = s[at + 1..]
+            .find(|c| !is_domain(c))
+            .map_or(s.len(), |i| at + 1 + i);
         let domain = s[at + 1..end].trim_end_matches('.');
         if start < at && domain.contains('.') {
             out.push(&s[start..at + 1 + domain.len()]);
@@ -133,7 +168,10 @@ mod tests {
     fn findings(line: &str) -> Vec<String> {
         let text = format!("{{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}}\n{line}\n");
         let f = Fixture::parse("x.jsonl", &text).unwrap();
-        check_secrets(&f).into_iter().map(|f| format!("{}: {}", f.line, f.what)).collect()
+        check_secrets(&f)
+            .into_iter()
+            .map(|f| format!("{}: {}", f.line, f.what))
+            .collect()
     }
 
     #[test]
@@ -141,8 +179,15 @@ mod tests {
         let f = findings(r#"{"http":{"path":"/","headers":{"Cookie":"a=b"}},"response":{}}"#);
         assert_eq!(f.len(), 1);
         assert!(f[0].starts_with("2: $.http.headers.Cookie"), "{f:?}");
-        assert_eq!(findings(r#"{"http":{"path":"/","form":{"email":"alice@gmail.com"}},"response":{}}"#).len(), 1);
-        assert_eq!(findings(r#"{"http":{"path":"/"},"response":{"json":{"accessToken":"Zx81kq"}}}"#).len(), 1);
+        assert_eq!(
+            findings(r#"{"http":{"path":"/","form":{"email":"alice@gmail.com"}},"response":{}}"#)
+                .len(),
+            1
+        );
+        assert_eq!(
+            findings(r#"{"http":{"path":"/"},"response":{"json":{"accessToken":"Zx81kq"}}}"#).len(),
+            1
+        );
         assert_eq!(
             findings(r#"{"http":{"path":"/"},"response":{"json":{"url":"/events/1/0123456789abcdef0123456789abcdef"}}}"#).len(),
             1

@@ -46,42 +46,77 @@ pub async fn play(server: &ReplayServer) -> Result<Vec<Value>, String> {
                 if response.stall {
                     // Never answered: send it and move on.
                     out.push(json!({"http": describe(request), "stalled": true}));
-                    let (server, request, mut v) = (server.http_base().to_owned(), request.clone(), vars.clone());
+                    let (server, request, mut v) =
+                        (server.http_base().to_owned(), request.clone(), vars.clone());
                     tokio::spawn(async move {
                         let _ = http(&server, &request, &mut v).await;
                     });
                     continue;
                 }
-                match timeout(http(server.http_base(), request, &mut vars)).await.map_err(at)? {
-                    Ok((status, body)) => out.push(json!({"http": describe(request), "status": status, "body": body})),
-                    Err(_) if response.drop => out.push(json!({"http": describe(request), "dropped": true})),
+                match timeout(http(server.http_base(), request, &mut vars))
+                    .await
+                    .map_err(at)?
+                {
+                    Ok((status, body)) => {
+                        out.push(
+                            json!({"http": describe(request), "status": status, "body": body}),
+                        );
+                    }
+                    Err(_) if response.drop => {
+                        out.push(json!({"http": describe(request), "dropped": true}));
+                    }
                     Err(e) => return Err(at(e)),
                 }
             }
-            StepKind::WsOpen { conn, path, query, headers, reject } => {
-                let url = format!("{}{}{}", server.ws_base(), pattern::instantiate_str(path, &mut vars), query_string(query, &mut vars));
+            StepKind::WsOpen {
+                conn,
+                path,
+                query,
+                headers,
+                reject,
+            } => {
+                let url = format!(
+                    "{}{}{}",
+                    server.ws_base(),
+                    pattern::instantiate_str(path, &mut vars),
+                    query_string(query, &mut vars)
+                );
                 let mut req = url.into_client_request().map_err(|e| at(e.to_string()))?;
                 for (k, v) in headers {
                     let v = instantiate_text(v, &mut vars);
-                    let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| at(e.to_string()))?;
-                    req.headers_mut().insert(name, v.parse().map_err(|_| at(format!("bad header {k}")))?);
+                    let name = tungstenite::http::HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|e| at(e.to_string()))?;
+                    req.headers_mut()
+                        .insert(name, v.parse().map_err(|_| at(format!("bad header {k}")))?);
                 }
-                match timeout(async { Ok(tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())) })
-                    .await
-                    .map_err(at)?
+                match timeout(async {
+                    Ok(tokio_tungstenite::connect_async(req)
+                        .await
+                        .map_err(|e| e.to_string()))
+                })
+                .await
+                .map_err(at)?
                 {
                     Ok((ws, _)) if reject.is_none() => {
                         conns.insert(conn.clone(), ws);
                     }
-                    Ok(_) => return Err(at("the upgrade was accepted, but the script rejects it".into())),
+                    Ok(_) => {
+                        return Err(at(
+                            "the upgrade was accepted, but the script rejects it".into()
+                        ));
+                    }
                     Err(e) if reject.is_some() => out.push(json!({"conn": conn, "rejected": e})),
                     Err(e) => return Err(at(e)),
                 }
             }
             StepKind::ClientFrame { conn, payload, .. } => {
-                let ws = conns.get_mut(conn).ok_or_else(|| at("connection is not open".into()))?;
+                let ws = conns
+                    .get_mut(conn)
+                    .ok_or_else(|| at("connection is not open".into()))?;
                 let msg = match payload {
-                    Payload::Json(p) => Message::text(pattern::instantiate(p, &mut vars).to_string()),
+                    Payload::Json(p) => {
+                        Message::text(pattern::instantiate(p, &mut vars).to_string())
+                    }
                     Payload::Text(t) => Message::text(pattern::instantiate_str(t, &mut vars)),
                     Payload::Binary(b) => Message::binary(b.clone()),
                     Payload::Form(_) => return Err(at("a form cannot be a frame".into())),
@@ -89,11 +124,12 @@ pub async fn play(server: &ReplayServer) -> Result<Vec<Value>, String> {
                 ws.send(msg).await.map_err(|e| at(e.to_string()))?;
             }
             StepKind::ServerFrame { conn, .. } => {
-                let ws = conns.get_mut(conn).ok_or_else(|| at("connection is not open".into()))?;
+                let ws = conns
+                    .get_mut(conn)
+                    .ok_or_else(|| at("connection is not open".into()))?;
                 let frame = match timeout(next_data(ws)).await.map_err(at)? {
-                    Some(Message::Text(t)) => {
-                        serde_json::from_str::<Value>(t.as_str()).map_or_else(|_| json!({"text": t.as_str()}), |v| json!({"json": v}))
-                    }
+                    Some(Message::Text(t)) => serde_json::from_str::<Value>(t.as_str())
+                        .map_or_else(|_| json!({"text": t.as_str()}), |v| json!({"json": v})),
                     Some(Message::Binary(b)) => json!({"bytes": b.len()}),
                     other => return Err(at(format!("expected a frame, got {other:?}"))),
                 };
@@ -101,25 +137,47 @@ pub async fn play(server: &ReplayServer) -> Result<Vec<Value>, String> {
                 frame["conn"] = json!(conn);
                 out.push(frame);
             }
-            StepKind::Close { conn, by: Side::Server, .. } => {
-                let ws = conns.get_mut(conn).ok_or_else(|| at("connection is not open".into()))?;
+            StepKind::Close {
+                conn,
+                by: Side::Server,
+                ..
+            } => {
+                let ws = conns
+                    .get_mut(conn)
+                    .ok_or_else(|| at("connection is not open".into()))?;
                 match timeout(next_data(ws)).await.map_err(at)? {
-                    Some(Message::Close(f)) => out.push(json!({"conn": conn, "closed": f.map(|f| u16::from(f.code))})),
+                    Some(Message::Close(f)) => {
+                        out.push(json!({"conn": conn, "closed": f.map(|f| u16::from(f.code))}));
+                    }
                     other => return Err(at(format!("expected a close, got {other:?}"))),
                 }
                 conns.remove(conn);
             }
-            StepKind::Close { conn, by: Side::Client, code, .. } => {
-                let mut ws = conns.remove(conn).ok_or_else(|| at("connection is not open".into()))?;
-                let frame = CloseFrame { code: code.unwrap_or(1000).into(), reason: "".into() };
+            StepKind::Close {
+                conn,
+                by: Side::Client,
+                code,
+                ..
+            } => {
+                let mut ws = conns
+                    .remove(conn)
+                    .ok_or_else(|| at("connection is not open".into()))?;
+                let frame = CloseFrame {
+                    code: code.unwrap_or(1000).into(),
+                    reason: "".into(),
+                };
                 ws.close(Some(frame)).await.map_err(|e| at(e.to_string()))?;
                 while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, ws.next()).await {}
             }
             StepKind::Drop { conn } => {
-                let ws = conns.get_mut(conn).ok_or_else(|| at("connection is not open".into()))?;
+                let ws = conns
+                    .get_mut(conn)
+                    .ok_or_else(|| at("connection is not open".into()))?;
                 match timeout(next_data(ws)).await.map_err(at)? {
                     None => out.push(json!({"conn": conn, "dropped": true})),
-                    other => return Err(at(format!("expected the socket to vanish, got {other:?}"))),
+                    other => {
+                        return Err(at(format!("expected the socket to vanish, got {other:?}")));
+                    }
                 }
                 conns.remove(conn);
             }
@@ -128,9 +186,14 @@ pub async fn play(server: &ReplayServer) -> Result<Vec<Value>, String> {
                 conns.remove(conn);
             }
             StepKind::Action { .. } => {
-                let actions = actions.as_mut().ok_or_else(|| at("actions were taken by someone else".into()))?;
-                let action = timeout(async { Ok(actions.next().await) }).await.map_err(at)?;
-                let action = action.ok_or_else(|| at("the server ended before the action".into()))?;
+                let actions = actions
+                    .as_mut()
+                    .ok_or_else(|| at("actions were taken by someone else".into()))?;
+                let action = timeout(async { Ok(actions.next().await) })
+                    .await
+                    .map_err(at)?;
+                let action =
+                    action.ok_or_else(|| at("the server ended before the action".into()))?;
                 out.push(json!({"action": action.name, "args": action.args}));
             }
         }
@@ -150,7 +213,9 @@ async fn next_data(ws: &mut Ws) -> Result<Option<Message>, String> {
 }
 
 async fn timeout<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
-    tokio::time::timeout(PATIENCE, f).await.map_err(|_| "the replay server did not answer (timed out)".to_owned())?
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .map_err(|_| "the replay server did not answer (timed out)".to_owned())?
 }
 
 fn describe(r: &RequestSpec) -> String {
@@ -167,7 +232,9 @@ fn instantiate_text(v: &Value, vars: &mut Vars) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             b => format!("%{b:02X}"),
         })
         .collect()
@@ -177,25 +244,51 @@ fn query_string(q: &BTreeMap<String, Value>, vars: &mut Vars) -> String {
     if q.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", encode(k), encode(&instantiate_text(v, vars)))).collect();
+    let parts: Vec<String> = q
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(&instantiate_text(v, vars))))
+        .collect();
     format!("?{}", parts.join("&"))
 }
 
 /// One HTTP/1.1 request over a fresh connection; returns status and body (JSON when it parses).
-async fn http(base: &str, spec: &RequestSpec, vars: &mut Vars) -> Result<Result<(u16, Value), String>, String> {
+async fn http(
+    base: &str,
+    spec: &RequestSpec,
+    vars: &mut Vars,
+) -> Result<Result<(u16, Value), String>, String> {
     let authority = base.trim_start_matches("http://").to_owned();
-    let path = format!("{}{}", pattern::instantiate_str(&spec.path, vars), query_string(&spec.query, vars));
+    let path = format!(
+        "{}{}",
+        pattern::instantiate_str(&spec.path, vars),
+        query_string(&spec.query, vars)
+    );
     let (body, content_type) = match &spec.body {
         None => (Vec::new(), None),
-        Some(Payload::Json(p)) => (pattern::instantiate(p, vars).to_string().into_bytes(), Some("application/json")),
-        Some(Payload::Text(t)) => (pattern::instantiate_str(t, vars).into_bytes(), Some("text/plain")),
+        Some(Payload::Json(p)) => (
+            pattern::instantiate(p, vars).to_string().into_bytes(),
+            Some("application/json"),
+        ),
+        Some(Payload::Text(t)) => (
+            pattern::instantiate_str(t, vars).into_bytes(),
+            Some("text/plain"),
+        ),
         Some(Payload::Binary(b)) => (b.clone(), Some("application/octet-stream")),
         Some(Payload::Form(f)) => {
-            let s: Vec<String> = f.iter().map(|(k, v)| format!("{}={}", encode(k), encode(&instantiate_text(v, vars)))).collect();
-            (s.join("&").into_bytes(), Some("application/x-www-form-urlencoded"))
+            let s: Vec<String> = f
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(&instantiate_text(v, vars))))
+                .collect();
+            (
+                s.join("&").into_bytes(),
+                Some("application/x-www-form-urlencoded"),
+            )
         }
     };
-    let mut req = hyper::Request::builder().method(spec.method.as_str()).uri(path).header("host", authority.as_str());
+    let mut req = hyper::Request::builder()
+        .method(spec.method.as_str())
+        .uri(path)
+        .header("host", authority.as_str());
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -203,21 +296,36 @@ async fn http(base: &str, spec: &RequestSpec, vars: &mut Vars) -> Result<Result<
         req = req.header(k.as_str(), instantiate_text(v, vars));
     }
     if !spec.cookies.is_empty() {
-        let c: Vec<String> = spec.cookies.iter().map(|(k, v)| format!("{k}={}", instantiate_text(v, vars))).collect();
+        let c: Vec<String> = spec
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={}", instantiate_text(v, vars)))
+            .collect();
         req = req.header("cookie", c.join("; "));
     }
-    let req = req.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
-    let stream = TcpStream::connect(&authority).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let stream = TcpStream::connect(&authority)
         .await
         .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let resp = match sender.send_request(req).await {
         Ok(r) => r,
         Err(e) => return Ok(Err(e.to_string())),
     };
     let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Ok(Ok((status, body)))
 }

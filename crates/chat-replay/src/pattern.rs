@@ -42,7 +42,9 @@ fn tokenize(s: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start + 2..].find("}}") else { break };
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
         let inner = rest[start + 2..start + 2 + len].trim();
         if !rest[..start].is_empty() {
             out.push(Token::Lit(rest[..start].to_owned()));
@@ -78,7 +80,12 @@ fn text_of(v: &Value) -> String {
 
 /// Matches `actual` against `pattern`. Objects match partially unless `exact`; arrays must have
 /// the same length. On success, new captures are added to `vars`; on failure `vars` is unchanged.
-pub fn match_value(pattern: &Value, actual: &Value, exact: bool, vars: &mut Vars) -> Result<(), Mismatch> {
+pub fn match_value(
+    pattern: &Value,
+    actual: &Value,
+    exact: bool,
+    vars: &mut Vars,
+) -> Result<(), Mismatch> {
     let mut scratch = vars.clone();
     match_at(pattern, actual, exact, &mut scratch, &mut String::from("$"))?;
     *vars = scratch;
@@ -92,12 +99,29 @@ pub fn match_str(pattern: &str, actual: &str, vars: &mut Vars) -> Result<(), Mis
         *vars = scratch;
         Ok(())
     } else {
-        Err(Mismatch { path: "$".into(), why: format!("expected {pattern:?}, got {:?}", crate::fixture::truncate(actual, 200)) })
+        Err(Mismatch {
+            path: "$".into(),
+            why: format!(
+                "expected {pattern:?}, got {:?}",
+                crate::fixture::truncate(actual, 200)
+            ),
+        })
     }
 }
 
-fn match_at(pattern: &Value, actual: &Value, exact: bool, vars: &mut Vars, path: &mut String) -> Result<(), Mismatch> {
-    let fail = |path: &str, why: String| Err(Mismatch { path: path.to_owned(), why });
+fn match_at(
+    pattern: &Value,
+    actual: &Value,
+    exact: bool,
+    vars: &mut Vars,
+    path: &mut String,
+) -> Result<(), Mismatch> {
+    let fail = |path: &str, why: String| {
+        Err(Mismatch {
+            path: path.to_owned(),
+            why,
+        })
+    };
     match pattern {
         Value::String(p) => {
             let tokens = tokenize(p);
@@ -112,7 +136,10 @@ fn match_at(pattern: &Value, actual: &Value, exact: bool, vars: &mut Vars, path:
                         return match vars.get(name) {
                             None => fail(path, format!("{{{{{name}}}}} was never captured")),
                             Some(v) if v == actual => Ok(()),
-                            Some(v) => fail(path, format!("expected captured {name} = {v}, got {actual}")),
+                            Some(v) => fail(
+                                path,
+                                format!("expected captured {name} = {v}, got {actual}"),
+                            ),
                         };
                     }
                     Token::Str(_) | Token::Lit(_) => {}
@@ -144,10 +171,8 @@ fn match_at(pattern: &Value, actual: &Value, exact: bool, vars: &mut Vars, path:
                     }
                 }
             }
-            if exact {
-                if let Some(extra) = amap.keys().find(|k| !pmap.contains_key(*k)) {
-                    return fail(path, format!("unexpected key {extra:?} (match is exact)"));
-                }
+            if exact && let Some(extra) = amap.keys().find(|k| !pmap.contains_key(*k)) {
+                return fail(path, format!("unexpected key {extra:?} (match is exact)"));
             }
             Ok(())
         }
@@ -156,11 +181,16 @@ fn match_at(pattern: &Value, actual: &Value, exact: bool, vars: &mut Vars, path:
                 return fail(path, format!("expected an array, got {}", short(actual)));
             };
             if parr.len() != aarr.len() {
-                return fail(path, format!("expected {} elements, got {}", parr.len(), aarr.len()));
+                return fail(
+                    path,
+                    format!("expected {} elements, got {}", parr.len(), aarr.len()),
+                );
             }
             for (i, (pv, av)) in parr.iter().zip(aarr).enumerate() {
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                path.push('[');
+                path.push_str(&i.to_string());
+                path.push(']');
                 let r = match_at(pv, av, exact, vars, path);
                 path.truncate(len);
                 r?;
@@ -182,13 +212,21 @@ fn short(v: &Value) -> String {
 
 /// Backtracking match of placeholder tokens against a string.
 fn match_tokens(tokens: &[Token], actual: &str, vars: &mut Vars) -> bool {
-    let Some((first, rest)) = tokens.split_first() else { return actual.is_empty() };
+    let Some((first, rest)) = tokens.split_first() else {
+        return actual.is_empty();
+    };
     match first {
-        Token::Lit(l) => actual.strip_prefix(l.as_str()).is_some_and(|a| match_tokens(rest, a, vars)),
+        Token::Lit(l) => actual
+            .strip_prefix(l.as_str())
+            .is_some_and(|a| match_tokens(rest, a, vars)),
         Token::Var(name) | Token::Str(name) => {
-            let Some(v) = vars.get(name) else { return false };
+            let Some(v) = vars.get(name) else {
+                return false;
+            };
             let text = text_of(v);
-            actual.strip_prefix(text.as_str()).is_some_and(|a| match_tokens(rest, a, vars))
+            actual
+                .strip_prefix(text.as_str())
+                .is_some_and(|a| match_tokens(rest, a, vars))
         }
         Token::Any | Token::Capture(_) => {
             // Shortest first, so `{{any}}&x` stops at the first `&x`.
@@ -220,7 +258,11 @@ pub fn substitute(template: &Value, vars: &Vars) -> Result<Value, String> {
                 Value::String(substitute_tokens(&tokens, vars)?)
             }
         }
-        Value::Array(a) => Value::Array(a.iter().map(|v| substitute(v, vars)).collect::<Result<_, _>>()?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|v| substitute(v, vars))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| Ok((k.clone(), substitute(v, vars)?)))
@@ -244,7 +286,10 @@ fn substitute_tokens(tokens: &[Token], vars: &Vars) -> Result<String, String> {
                 out.push_str(&text_of(vars.get(name).ok_or_else(|| unknown(name))?));
             }
             Token::Any | Token::Capture(_) => {
-                return Err("{{any}} and {{capture:..}} belong in expectations, not in server payloads".into());
+                return Err(
+                    "{{any}} and {{capture:..}} belong in expectations, not in server payloads"
+                        .into(),
+                );
             }
         }
     }
@@ -268,7 +313,11 @@ pub fn instantiate(pattern: &Value, vars: &mut Vars) -> Value {
             }
         }
         Value::Array(a) => Value::Array(a.iter().map(|v| instantiate(v, vars)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), instantiate(v, vars))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), instantiate(v, vars)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -307,11 +356,31 @@ mod tests {
     fn partial_and_exact() {
         let mut vars = Vars::new();
         let p = json!({"cmd": 100, "bdy": {"uid": "{{any}}"}});
-        assert!(match_value(&p, &json!({"cmd": 100, "tid": 1, "bdy": {"uid": null, "x": 1}}), false, &mut vars).is_ok());
-        let e = match_value(&p, &json!({"cmd": 100, "tid": 1, "bdy": {"uid": 1}}), true, &mut vars).unwrap_err();
+        assert!(
+            match_value(
+                &p,
+                &json!({"cmd": 100, "tid": 1, "bdy": {"uid": null, "x": 1}}),
+                false,
+                &mut vars
+            )
+            .is_ok()
+        );
+        let e = match_value(
+            &p,
+            &json!({"cmd": 100, "tid": 1, "bdy": {"uid": 1}}),
+            true,
+            &mut vars,
+        )
+        .unwrap_err();
         assert_eq!(e.path, "$");
         assert!(e.why.contains("\"tid\""), "{e}");
-        let e = match_value(&p, &json!({"cmd": 101, "bdy": {"uid": 1}}), false, &mut vars).unwrap_err();
+        let e = match_value(
+            &p,
+            &json!({"cmd": 101, "bdy": {"uid": 1}}),
+            false,
+            &mut vars,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "at $.cmd: expected 100, got 101");
         let e = match_value(&p, &json!({"cmd": 100, "bdy": {}}), false, &mut vars).unwrap_err();
         assert_eq!(e.to_string(), "at $.bdy.uid: missing");
@@ -321,13 +390,43 @@ mod tests {
     #[test]
     fn captures_and_reuse() {
         let mut vars = Vars::new();
-        match_value(&json!({"sid": "{{capture:sid}}"}), &json!({"sid": 42}), false, &mut vars).unwrap();
+        match_value(
+            &json!({"sid": "{{capture:sid}}"}),
+            &json!({"sid": 42}),
+            false,
+            &mut vars,
+        )
+        .unwrap();
         assert_eq!(vars["sid"], json!(42));
-        assert!(match_value(&json!({"sid": "{{sid}}"}), &json!({"sid": 42}), false, &mut vars).is_ok());
-        assert!(match_value(&json!({"sid": "{{sid}}"}), &json!({"sid": 43}), false, &mut vars).is_err());
+        assert!(
+            match_value(
+                &json!({"sid": "{{sid}}"}),
+                &json!({"sid": 42}),
+                false,
+                &mut vars
+            )
+            .is_ok()
+        );
+        assert!(
+            match_value(
+                &json!({"sid": "{{sid}}"}),
+                &json!({"sid": 43}),
+                false,
+                &mut vars
+            )
+            .is_err()
+        );
         // A failed match leaves no half-made captures behind.
         let before = vars.clone();
-        assert!(match_value(&json!({"a": "{{capture:a}}", "b": 1}), &json!({"a": 1, "b": 2}), false, &mut vars).is_err());
+        assert!(
+            match_value(
+                &json!({"a": "{{capture:a}}", "b": 1}),
+                &json!({"a": 1, "b": 2}),
+                false,
+                &mut vars
+            )
+            .is_err()
+        );
         assert_eq!(vars, before);
         // Inside strings.
         match_str("/events/{{capture:room}}/x", "/events/12345/x", &mut vars).unwrap();
@@ -341,8 +440,15 @@ mod tests {
         let mut vars = Vars::new();
         vars.insert("tid".into(), json!(3));
         vars.insert("ws_base".into(), json!("ws://127.0.0.1:9"));
-        let out = substitute(&json!({"tid": "{{tid}}", "s": "{{str:tid}}", "url": "{{ws_base}}/chat"}), &vars).unwrap();
-        assert_eq!(out, json!({"tid": 3, "s": "3", "url": "ws://127.0.0.1:9/chat"}));
+        let out = substitute(
+            &json!({"tid": "{{tid}}", "s": "{{str:tid}}", "url": "{{ws_base}}/chat"}),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"tid": 3, "s": "3", "url": "ws://127.0.0.1:9/chat"})
+        );
         let err = substitute(&json!("{{nope}}"), &vars).unwrap_err();
         assert!(err.contains("{{nope}}"), "{err}");
         assert!(substitute(&json!("{{any}}"), &vars).is_err());

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures_util::{SinkExt as _, StreamExt as _};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use hyper::header::{
+    CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE,
+};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -200,9 +202,21 @@ impl ReplayServer {
         loop {
             {
                 let st = inner.state();
-                let pending = inner.fixture.steps.iter().zip(&st.consumed).any(|(step, done)| {
-                    !done && !matches!(step.kind, StepKind::Close { by: Side::Client, .. })
-                });
+                let pending = inner
+                    .fixture
+                    .steps
+                    .iter()
+                    .zip(&st.consumed)
+                    .any(|(step, done)| {
+                        !done
+                            && !matches!(
+                                step.kind,
+                                StepKind::Close {
+                                    by: Side::Client,
+                                    ..
+                                }
+                            )
+                    });
                 if !pending || !st.problems.is_empty() {
                     return;
                 }
@@ -231,7 +245,9 @@ impl ReplayServer {
             if !done {
                 problems.push(format!("never happened: {step}"));
             } else if !taken && matches!(step.kind, StepKind::Action { .. }) {
-                problems.push(format!("the runner did not take the scripted actions: {step}"));
+                problems.push(format!(
+                    "the runner did not take the scripted actions: {step}"
+                ));
             }
         }
         let report = Report {
@@ -243,7 +259,11 @@ impl ReplayServer {
         if problems.is_empty() {
             Ok(report)
         } else {
-            Err(FinishError { fixture: self.inner.fixture.path.display().to_string(), report, problems })
+            Err(FinishError {
+                fixture: self.inner.fixture.path.display().to_string(),
+                report,
+                problems,
+            })
         }
     }
 }
@@ -309,8 +329,10 @@ impl Inner {
     fn next_in_lane(&self, lane: &str) -> Option<usize> {
         let st = self.state();
         self.fixture.steps.iter().enumerate().find_map(|(i, s)| {
-            (!st.consumed[i] && s.kind.conn() == Some(lane) && !matches!(s.kind, StepKind::WsOpen { .. }))
-                .then_some(i)
+            (!st.consumed[i]
+                && s.kind.conn() == Some(lane)
+                && !matches!(s.kind, StepKind::WsOpen { .. }))
+            .then_some(i)
         })
     }
 
@@ -322,8 +344,12 @@ impl Inner {
         self.fixture.header.ignore_c2s.iter().any(|p| {
             let mut scratch = Vars::new();
             match (p, frame) {
-                (Value::String(p), Frame::Text(t)) => pattern::match_str(p, t, &mut scratch).is_ok(),
-                (p, f) => f.json().is_some_and(|v| pattern::match_value(p, &v, false, &mut scratch).is_ok()),
+                (Value::String(p), Frame::Text(t)) => {
+                    pattern::match_str(p, t, &mut scratch).is_ok()
+                }
+                (p, f) => f
+                    .json()
+                    .is_some_and(|v| pattern::match_value(p, &v, false, &mut scratch).is_ok()),
             }
         })
     }
@@ -359,13 +385,19 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, token: Token) {
 async fn action_driver(inner: Arc<Inner>, tx: mpsc::UnboundedSender<Action>, token: Token) {
     let _token = token;
     for (i, step) in inner.fixture.steps.iter().enumerate() {
-        let StepKind::Action { name, args } = &step.kind else { continue };
+        let StepKind::Action { name, args } = &step.kind else {
+            continue;
+        };
         if !inner.wait_ready(i).await {
             return;
         }
         match pattern::substitute(args, &inner.vars()) {
             Ok(args) => {
-                let _ = tx.send(Action { line: step.line, name: name.clone(), args });
+                let _ = tx.send(Action {
+                    line: step.line,
+                    name: name.clone(),
+                    args,
+                });
             }
             Err(e) => inner.problem(format!("fixture error at {step}: {e}")),
         }
@@ -387,7 +419,14 @@ impl Seen<'_> {
         let mut s = format!("{} {}", self.method, self.path);
         if !self.query.is_empty() {
             s.push('?');
-            s.push_str(&self.query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"));
+            s.push_str(
+                &self
+                    .query
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            );
         }
         if !self.body.is_empty() {
             s.push_str(" body ");
@@ -397,12 +436,17 @@ impl Seen<'_> {
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
 }
 
 fn ctx(what: &str, m: Mismatch) -> Mismatch {
-    Mismatch { path: format!("{what}{}", m.path.trim_start_matches('$')), why: m.why }
+    Mismatch {
+        path: format!("{what}{}", m.path.trim_start_matches('$')),
+        why: m.why,
+    }
 }
 
 fn match_pairs(
@@ -414,7 +458,10 @@ fn match_pairs(
 ) -> Result<(), Mismatch> {
     for (k, p) in spec {
         let Some(a) = actual.get(k) else {
-            return Err(Mismatch { path: format!("{what}.{k}"), why: "missing".into() });
+            return Err(Mismatch {
+                path: format!("{what}.{k}"),
+                why: "missing".into(),
+            });
         };
         let p = match p {
             Value::String(s) => s.clone(),
@@ -422,22 +469,33 @@ fn match_pairs(
         };
         pattern::match_str(&p, a, vars).map_err(|m| ctx(&format!("{what}.{k}"), m))?;
     }
-    if exact {
-        if let Some(extra) = actual.keys().find(|k| !spec.contains_key(*k)) {
-            return Err(Mismatch { path: what.into(), why: format!("unexpected {extra:?} (match is exact)") });
-        }
+    if exact && let Some(extra) = actual.keys().find(|k| !spec.contains_key(*k)) {
+        return Err(Mismatch {
+            path: what.into(),
+            why: format!("unexpected {extra:?} (match is exact)"),
+        });
     }
     Ok(())
 }
 
-fn match_headers(spec: &BTreeMap<String, Value>, seen: &Seen<'_>, vars: &mut Vars) -> Result<(), Mismatch> {
-    let actual = spec.keys().filter_map(|k| Some((k.clone(), seen.header(k)?))).collect();
+fn match_headers(
+    spec: &BTreeMap<String, Value>,
+    seen: &Seen<'_>,
+    vars: &mut Vars,
+) -> Result<(), Mismatch> {
+    let actual = spec
+        .keys()
+        .filter_map(|k| Some((k.clone(), seen.header(k)?)))
+        .collect();
     match_pairs("headers", spec, &actual, false, vars)
 }
 
 fn match_request(spec: &RequestSpec, seen: &Seen<'_>, vars: &mut Vars) -> Result<(), Mismatch> {
     if !spec.method.eq_ignore_ascii_case(seen.method) {
-        return Err(Mismatch { path: "method".into(), why: format!("expected {}, got {}", spec.method, seen.method) });
+        return Err(Mismatch {
+            path: "method".into(),
+            why: format!("expected {}, got {}", spec.method, seen.method),
+        });
     }
     pattern::match_str(&spec.path, seen.path, vars).map_err(|m| ctx("path", m))?;
     match_pairs("query", &spec.query, &seen.query, spec.exact, vars)?;
@@ -447,8 +505,17 @@ fn match_request(spec: &RequestSpec, seen: &Seen<'_>, vars: &mut Vars) -> Result
             .headers
             .get_all(hyper::header::COOKIE)
             .iter()
-            .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).split(';').map(str::to_owned).collect::<Vec<_>>())
-            .filter_map(|kv| kv.trim().split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .flat_map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .split(';')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|kv| {
+                kv.trim()
+                    .split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            })
             .collect();
         match_pairs("cookies", &spec.cookies, &cookies, false, vars)?;
     }
@@ -457,16 +524,27 @@ fn match_request(spec: &RequestSpec, seen: &Seen<'_>, vars: &mut Vars) -> Result
         Some(Payload::Json(p)) => {
             let actual: Value = serde_json::from_slice(seen.body).map_err(|_| Mismatch {
                 path: "body".into(),
-                why: format!("expected JSON, got {:?}", truncate(&String::from_utf8_lossy(seen.body), 120)),
+                why: format!(
+                    "expected JSON, got {:?}",
+                    truncate(&String::from_utf8_lossy(seen.body), 120)
+                ),
             })?;
             pattern::match_value(p, &actual, spec.exact, vars).map_err(|m| ctx("body", m))
         }
-        Some(Payload::Text(p)) => {
-            pattern::match_str(p, &String::from_utf8_lossy(seen.body), vars).map_err(|m| ctx("body", m))
+        Some(Payload::Text(p)) => pattern::match_str(p, &String::from_utf8_lossy(seen.body), vars)
+            .map_err(|m| ctx("body", m)),
+        Some(Payload::Binary(b)) => {
+            (b.as_slice() == seen.body)
+                .then_some(())
+                .ok_or_else(|| Mismatch {
+                    path: "body".into(),
+                    why: format!(
+                        "expected {} bytes, got {} different bytes",
+                        b.len(),
+                        seen.body.len()
+                    ),
+                })
         }
-        Some(Payload::Binary(b)) => (b.as_slice() == seen.body)
-            .then_some(())
-            .ok_or_else(|| Mismatch { path: "body".into(), why: format!("expected {} bytes, got {} different bytes", b.len(), seen.body.len()) }),
         Some(Payload::Form(p)) => {
             let form = parse_urlencoded(&String::from_utf8_lossy(seen.body));
             match_pairs("form", p, &form, spec.exact, vars)
@@ -512,17 +590,24 @@ fn percent_decode(s: &str) -> String {
 fn text_response(status: StatusCode, text: String) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(text)));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
 fn build_response(spec: &ResponseSpec, vars: &Vars) -> Result<Response<Body>, String> {
     let (body, content_type) = match &spec.body {
         None => (Vec::new(), None),
-        Some(Payload::Json(v)) => {
-            (serde_json::to_vec(&pattern::substitute(v, vars)?).map_err(|e| e.to_string())?, Some("application/json"))
-        }
-        Some(Payload::Text(t)) => (pattern::substitute_str(t, vars)?.into_bytes(), Some("text/plain; charset=utf-8")),
+        Some(Payload::Json(v)) => (
+            serde_json::to_vec(&pattern::substitute(v, vars)?).map_err(|e| e.to_string())?,
+            Some("application/json"),
+        ),
+        Some(Payload::Text(t)) => (
+            pattern::substitute_str(t, vars)?.into_bytes(),
+            Some("text/plain; charset=utf-8"),
+        ),
         Some(Payload::Binary(b)) => (b.clone(), Some("application/octet-stream")),
         Some(Payload::Form(f)) => {
             let s = f
@@ -534,28 +619,37 @@ fn build_response(spec: &ResponseSpec, vars: &Vars) -> Result<Response<Body>, St
         }
     };
     let mut builder = Response::builder().status(spec.status);
-    if let Some(ct) = content_type {
-        if !spec.headers.contains_key("content-type") {
-            builder = builder.header(CONTENT_TYPE, ct);
-        }
+    if let Some(ct) = content_type
+        && !spec.headers.contains_key("content-type")
+    {
+        builder = builder.header(CONTENT_TYPE, ct);
     }
     for (k, v) in &spec.headers {
         builder = builder.header(k.as_str(), pattern::substitute_str(v, vars)?);
     }
     for c in &spec.set_cookies {
-        let mut s = format!("{}={}; Path={}", c.name, pattern::substitute_str(&c.value, vars)?, c.path);
+        let mut s = format!(
+            "{}={}; Path={}",
+            c.name,
+            pattern::substitute_str(&c.value, vars)?,
+            c.path
+        );
         if let Some(d) = &c.domain {
-            s.push_str(&format!("; Domain={d}"));
+            s.push_str("; Domain=");
+            s.push_str(d);
         }
         if let Some(m) = c.max_age {
-            s.push_str(&format!("; Max-Age={m}"));
+            s.push_str("; Max-Age=");
+            s.push_str(&m.to_string());
         }
         if c.http_only {
             s.push_str("; HttpOnly");
         }
         builder = builder.header(hyper::header::SET_COOKIE, s);
     }
-    builder.body(Full::new(Bytes::from(body))).map_err(|e| format!("invalid response: {e}"))
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("invalid response: {e}"))
 }
 
 fn text(v: &Value) -> String {
@@ -567,10 +661,10 @@ fn text(v: &Value) -> String {
 
 fn is_upgrade(req: &Request<Incoming>) -> bool {
     let has = |name, token: &str| {
-        req.headers()
-            .get_all(name)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
     };
     has(CONNECTION, "upgrade") && has(UPGRADE, "websocket")
 }
@@ -595,15 +689,28 @@ async fn handle(inner: Arc<Inner>, mut req: Request<Incoming>) -> Result<Respons
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(text_response(StatusCode::BAD_REQUEST, format!("chat-replay: cannot read body: {e}"))),
+        Err(e) => {
+            return Ok(text_response(
+                StatusCode::BAD_REQUEST,
+                format!("chat-replay: cannot read body: {e}"),
+            ));
+        }
     };
-    let seen = Seen { method: &method, path: &path, query, headers: &parts.headers, body: &body };
+    let seen = Seen {
+        method: &method,
+        path: &path,
+        query,
+        headers: &parts.headers,
+        body: &body,
+    };
     let found = {
         let mut st = inner.state();
         st.http_requests += 1;
         let mut found = None;
         for (i, step) in inner.fixture.steps.iter().enumerate() {
-            let StepKind::Http { request, response } = &step.kind else { continue };
+            let StepKind::Http { request, response } = &step.kind else {
+                continue;
+            };
             if st.consumed[i] {
                 continue;
             }
@@ -619,9 +726,16 @@ async fn handle(inner: Arc<Inner>, mut req: Request<Incoming>) -> Result<Respons
     };
     inner.bump();
     let Some((response, vars)) = found else {
-        let msg = format!("unexpected request {}: {}", seen.describe(), nearest_http(&inner, &seen));
+        let msg = format!(
+            "unexpected request {}: {}",
+            seen.describe(),
+            nearest_http(&inner, &seen)
+        );
         inner.problem(msg.clone());
-        return Ok(text_response(StatusCode::NOT_IMPLEMENTED, format!("chat-replay: {msg}")));
+        return Ok(text_response(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("chat-replay: {msg}"),
+        ));
     };
     if response.drop {
         return Err(Dropped);
@@ -634,8 +748,14 @@ async fn handle(inner: Arc<Inner>, mut req: Request<Incoming>) -> Result<Respons
     match build_response(&response, &vars) {
         Ok(r) => Ok(r),
         Err(e) => {
-            inner.problem(format!("fixture error in the response to {}: {e}", seen.describe()));
-            Ok(text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("chat-replay: {e}")))
+            inner.problem(format!(
+                "fixture error in the response to {}: {e}",
+                seen.describe()
+            ));
+            Ok(text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("chat-replay: {e}"),
+            ))
         }
     }
 }
@@ -657,7 +777,8 @@ fn nearest_http(inner: &Inner, seen: &Seen<'_>) -> String {
         return "no HTTP request was expected any more".into();
     }
     let same_route = |r: &RequestSpec| {
-        r.method.eq_ignore_ascii_case(seen.method) && pattern::match_str(&r.path, seen.path, &mut st.vars.clone()).is_ok()
+        r.method.eq_ignore_ascii_case(seen.method)
+            && pattern::match_str(&r.path, seen.path, &mut st.vars.clone()).is_ok()
     };
     let (step, spec) = candidates
         .iter()
@@ -665,7 +786,10 @@ fn nearest_http(inner: &Inner, seen: &Seen<'_>) -> String {
         .or_else(|| candidates.first())
         .copied()
         .expect("invariant: candidates is not empty");
-    let why = match_request(spec, seen, &mut st.vars.clone()).err().map(|m| m.to_string()).unwrap_or_default();
+    let why = match_request(spec, seen, &mut st.vars.clone())
+        .err()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
     format!("nearest expected step is {step} ({why})")
 }
 
@@ -675,13 +799,28 @@ fn handle_upgrade(
     path: &str,
     query: BTreeMap<String, String>,
 ) -> Response<Body> {
-    let seen = Seen { method: "GET", path, query, headers: req.headers(), body: &[] };
+    let seen = Seen {
+        method: "GET",
+        path,
+        query,
+        headers: req.headers(),
+        body: &[],
+    };
     let matched = {
         let mut st = inner.state();
         let mut matched = None;
         let mut nearest = None;
         for (i, step) in inner.fixture.steps.iter().enumerate() {
-            let StepKind::WsOpen { conn, path: p, query: q, headers, reject } = &step.kind else { continue };
+            let StepKind::WsOpen {
+                conn,
+                path: p,
+                query: q,
+                headers,
+                reject,
+            } = &step.kind
+            else {
+                continue;
+            };
             if st.consumed[i] {
                 continue;
             }
@@ -698,28 +837,48 @@ fn handle_upgrade(
                     matched = Some((conn.clone(), reject.clone(), st.vars.clone()));
                     break;
                 }
-                Err(m) if nearest.is_none() => nearest = Some(format!("nearest expected step is {step} ({m})")),
+                Err(m) if nearest.is_none() => {
+                    nearest = Some(format!("nearest expected step is {step} ({m})"));
+                }
                 Err(_) => {}
             }
         }
-        matched.ok_or_else(|| nearest.unwrap_or_else(|| "no WebSocket connection was expected any more".into()))
+        matched.ok_or_else(|| {
+            nearest.unwrap_or_else(|| "no WebSocket connection was expected any more".into())
+        })
     };
     inner.bump();
     let (lane, reject, vars) = match matched {
         Ok(m) => m,
         Err(why) => {
-            let msg = format!("unexpected WebSocket connection to {}: {why}", seen.describe());
+            let msg = format!(
+                "unexpected WebSocket connection to {}: {why}",
+                seen.describe()
+            );
             inner.problem(msg.clone());
             return text_response(StatusCode::NOT_FOUND, format!("chat-replay: {msg}"));
         }
     };
     if let Some(reject) = reject {
-        return build_response(&reject, &vars)
-            .unwrap_or_else(|e| text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("chat-replay: {e}")));
+        return build_response(&reject, &vars).unwrap_or_else(|e| {
+            text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("chat-replay: {e}"),
+            )
+        });
     }
-    let Some(key) = req.headers().get(SEC_WEBSOCKET_KEY).map(|k| derive_accept_key(k.as_bytes())) else {
-        inner.problem(format!("WebSocket upgrade to {path} without Sec-WebSocket-Key"));
-        return text_response(StatusCode::BAD_REQUEST, "chat-replay: missing Sec-WebSocket-Key".into());
+    let Some(key) = req
+        .headers()
+        .get(SEC_WEBSOCKET_KEY)
+        .map(|k| derive_accept_key(k.as_bytes()))
+    else {
+        inner.problem(format!(
+            "WebSocket upgrade to {path} without Sec-WebSocket-Key"
+        ));
+        return text_response(
+            StatusCode::BAD_REQUEST,
+            "chat-replay: missing Sec-WebSocket-Key".into(),
+        );
     };
     let upgrade = hyper::upgrade::on(req);
     let token = inner.token();
@@ -765,12 +924,18 @@ impl Frame {
     fn matches(&self, payload: &Payload, exact: bool, vars: &mut Vars) -> Result<(), Mismatch> {
         match (payload, self) {
             (Payload::Json(p), f) => {
-                let v = f.json().ok_or_else(|| Mismatch { path: "$".into(), why: "the frame is not JSON".into() })?;
+                let v = f.json().ok_or_else(|| Mismatch {
+                    path: "$".into(),
+                    why: "the frame is not JSON".into(),
+                })?;
                 pattern::match_value(p, &v, exact, vars)
             }
             (Payload::Text(p), Self::Text(t)) => pattern::match_str(p, t, vars),
             (Payload::Binary(p), Self::Binary(b)) if p == b => Ok(()),
-            _ => Err(Mismatch { path: "$".into(), why: "different frame type or bytes".into() }),
+            _ => Err(Mismatch {
+                path: "$".into(),
+                why: "different frame type or bytes".into(),
+            }),
         }
     }
 }
@@ -817,7 +982,10 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
             match read(&mut ws, &mut shutdown).await {
                 Read::Data(f) if inner.is_ignored(&f) => continue,
                 Read::Data(f) => {
-                    inner.problem(format!("unexpected frame on {lane} after its last scripted step: {}", f.describe()));
+                    inner.problem(format!(
+                        "unexpected frame on {lane} after its last scripted step: {}",
+                        f.describe()
+                    ));
                     continue;
                 }
                 Read::Close(_) => return drain(&mut ws, &mut shutdown).await,
@@ -848,7 +1016,9 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
                 StepKind::ServerFrame { payload, .. } => {
                     let vars = inner.vars();
                     let msg = match payload {
-                        Payload::Json(v) => pattern::substitute(v, &vars).map(|v| Message::text(v.to_string())),
+                        Payload::Json(v) => {
+                            pattern::substitute(v, &vars).map(|v| Message::text(v.to_string()))
+                        }
                         Payload::Text(t) => pattern::substitute_str(t, &vars).map(Message::text),
                         Payload::Binary(b) => Ok(Message::binary(b.clone())),
                         Payload::Form(_) => Err("a form payload cannot be a frame".into()),
@@ -864,7 +1034,10 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
                     inner.consume(i);
                 }
                 StepKind::Close { code, reason, .. } => {
-                    let frame = CloseFrame { code: code.unwrap_or(1000).into(), reason: reason.clone().into() };
+                    let frame = CloseFrame {
+                        code: code.unwrap_or(1000).into(),
+                        reason: reason.clone().into(),
+                    };
                     let _ = ws.send(Message::Close(Some(frame))).await;
                     inner.consume(i);
                     return drain(&mut ws, &mut shutdown).await;
@@ -878,7 +1051,9 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
                     let _ = shutdown.wait_for(|s| *s).await;
                     return;
                 }
-                _ => unreachable!("invariant: server-driven lane steps are frames, closes, drops and stalls"),
+                _ => unreachable!(
+                    "invariant: server-driven lane steps are frames, closes, drops and stalls"
+                ),
             }
             continue;
         }
@@ -887,7 +1062,10 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
             Read::Data(f) => {
                 let StepKind::ClientFrame { payload, exact, .. } = &step.kind else {
                     if !inner.is_ignored(&f) {
-                        inner.problem(format!("unexpected frame on {lane}: {} (expected {step})", f.describe()));
+                        inner.problem(format!(
+                            "unexpected frame on {lane}: {} (expected {step})",
+                            f.describe()
+                        ));
                     }
                     continue;
                 };
@@ -898,16 +1076,25 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
                         inner.consume(i);
                     }
                     Err(_) if inner.is_ignored(&f) => {}
-                    Err(m) => inner.problem(format!("unexpected frame on {lane}: {} (expected {step}: {m})", f.describe())),
+                    Err(m) => inner.problem(format!(
+                        "unexpected frame on {lane}: {} (expected {step}: {m})",
+                        f.describe()
+                    )),
                 }
             }
             Read::Close(code) => {
                 match &step.kind {
-                    StepKind::Close { code: Some(want), .. } if code != Some(*want) => {
-                        inner.problem(format!("client closed {lane} with code {code:?}, expected {step}"));
+                    StepKind::Close {
+                        code: Some(want), ..
+                    } if code != Some(*want) => {
+                        inner.problem(format!(
+                            "client closed {lane} with code {code:?}, expected {step}"
+                        ));
                     }
                     StepKind::Close { .. } => inner.consume(i),
-                    _ => inner.problem(format!("client closed {lane} (code {code:?}) but the script expected {step}")),
+                    _ => inner.problem(format!(
+                        "client closed {lane} (code {code:?}) but the script expected {step}"
+                    )),
                 }
                 return drain(&mut ws, &mut shutdown).await;
             }

@@ -14,8 +14,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 const HEADER: &str = r#"{"fixture":1,"platform":"replay","title":"inline"}"#;
 
 async fn start(steps: &str) -> ReplayServer {
-    let fixture = Fixture::parse("inline.jsonl", &format!("{HEADER}\n{steps}")).expect("fixture parses");
-    ReplayServer::start(Arc::new(fixture)).await.expect("binds loopback")
+    let fixture =
+        Fixture::parse("inline.jsonl", &format!("{HEADER}\n{steps}")).expect("fixture parses");
+    ReplayServer::start(Arc::new(fixture))
+        .await
+        .expect("binds loopback")
 }
 
 struct Reply {
@@ -24,27 +27,56 @@ struct Reply {
     body: String,
 }
 
-async fn request(base: &str, method: &str, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
     let authority = base.trim_start_matches("http://");
     let stream = TcpStream::connect(authority).await.unwrap();
     let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
-    let mut req = hyper::Request::builder().method(method).uri(path).header("host", authority);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
-    let resp = sender.send_request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()).await.unwrap();
+    let resp = sender
+        .send_request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply { status, headers, body }
+    let body = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 async fn ws_connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url).await.expect("upgrade accepted").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade accepted")
+        .0
 }
 
 async fn next_json(ws: &mut Ws) -> Value {
@@ -66,17 +98,37 @@ async fn scripted_http_exchange() {
         "\n",
     ))
     .await;
-    let r = request(server.http_base(), "POST", "/chats/12345/messages/new", Some("application/x-www-form-urlencoded"), "text=hello&fkey=fake-fkey-1").await;
+    let r = request(
+        server.http_base(),
+        "POST",
+        "/chats/12345/messages/new",
+        Some("application/x-www-form-urlencoded"),
+        "text=hello&fkey=fake-fkey-1",
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), json!({"id": 65000040, "room": "12345"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({"id": 65000040, "room": "12345"})
+    );
     assert_eq!(r.headers["content-type"], "application/json");
     assert_eq!(r.headers["set-cookie"], "acct=fake-acct; Path=/; HttpOnly");
-    let r = request(server.http_base(), "GET", "/rooms/12345?page=2&extra=1", None, "").await;
+    let r = request(
+        server.http_base(),
+        "GET",
+        "/rooms/12345?page=2&extra=1",
+        None,
+        "",
+    )
+    .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.body, "You can perform this action again in 3 seconds.");
     server.wait_done().await;
     let report = server.finish().await.expect("script followed");
-    assert_eq!((report.steps, report.consumed, report.http_requests), (2, 2, 2));
+    assert_eq!(
+        (report.steps, report.consumed, report.http_requests),
+        (2, 2, 2)
+    );
 }
 
 #[tokio::test]
@@ -90,12 +142,28 @@ async fn websocket_conversation_reuses_a_capture() {
     ))
     .await;
     let mut ws = ws_connect(&format!("{}/chat", server.ws_base())).await;
-    ws.send(Message::text(json!({"cmd": 100, "tid": 7, "bdy": {"accTkn": "fake-token", "uid": null}}).to_string())).await.unwrap();
-    assert_eq!(next_json(&mut ws).await, json!({"cmd": 10100, "tid": "7", "retCode": 0, "bdy": {"sid": "fake-sid"}}));
-    ws.send(Message::text(json!({"cmd": 5101, "tid": 7, "sid": "fake-sid"}).to_string())).await.unwrap();
+    ws.send(Message::text(
+        json!({"cmd": 100, "tid": 7, "bdy": {"accTkn": "fake-token", "uid": null}}).to_string(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"cmd": 10100, "tid": "7", "retCode": 0, "bdy": {"sid": "fake-sid"}})
+    );
+    ws.send(Message::text(
+        json!({"cmd": 5101, "tid": 7, "sid": "fake-sid"}).to_string(),
+    ))
+    .await
+    .unwrap();
     // wait_done leaves the client's own close to us.
     server.wait_done().await;
-    ws.close(Some(CloseFrame { code: 1000.into(), reason: "".into() })).await.unwrap();
+    ws.close(Some(CloseFrame {
+        code: 1000.into(),
+        reason: "".into(),
+    }))
+    .await
+    .unwrap();
     while let Some(Ok(_)) = ws.next().await {}
     let report = server.finish().await.expect("script followed");
     assert_eq!((report.consumed, report.ws_connections), (5, 1));
@@ -104,9 +172,12 @@ async fn websocket_conversation_reuses_a_capture() {
 #[tokio::test]
 async fn a_capture_that_does_not_match_later_fails() {
     let server = start(concat!(
-        r#"{"ws_open":"c1","path":"/chat"}"#, "\n",
-        r#"{"ws":"c1","dir":"c2s","json":{"tid":"{{capture:tid}}"}}"#, "\n",
-        r#"{"ws":"c1","dir":"c2s","json":{"tid":"{{tid}}"}}"#, "\n",
+        r#"{"ws_open":"c1","path":"/chat"}"#,
+        "\n",
+        r#"{"ws":"c1","dir":"c2s","json":{"tid":"{{capture:tid}}"}}"#,
+        "\n",
+        r#"{"ws":"c1","dir":"c2s","json":{"tid":"{{tid}}"}}"#,
+        "\n",
     ))
     .await;
     let mut ws = ws_connect(&format!("{}/chat", server.ws_base())).await;
@@ -125,8 +196,20 @@ async fn an_unexpected_request_fails_naming_the_nearest_step() {
         r#"{"http":{"method":"POST","path":"/send","json":{"text":"hi"}},"response":{"json":"ok"}}"#, "\n",
     ))
     .await;
-    assert_eq!(request(server.http_base(), "GET", "/status?channel=abc", None, "").await.status, 200);
-    let r = request(server.http_base(), "POST", "/send", Some("application/json"), r#"{"text":"bye"}"#).await;
+    assert_eq!(
+        request(server.http_base(), "GET", "/status?channel=abc", None, "")
+            .await
+            .status,
+        200
+    );
+    let r = request(
+        server.http_base(),
+        "POST",
+        "/send",
+        Some("application/json"),
+        r#"{"text":"bye"}"#,
+    )
+    .await;
     assert_eq!(r.status, 501);
     assert!(r.body.contains("unexpected request"), "{}", r.body);
     server.wait_done().await;
@@ -137,30 +220,49 @@ async fn an_unexpected_request_fails_naming_the_nearest_step() {
         text.contains(r#"unexpected request POST /send body {"text":"bye"}: nearest expected step is line 3: http POST /send (at body.text: expected "hi", got "bye")"#),
         "{text}"
     );
-    assert!(text.contains("never happened: line 3: http POST /send"), "{text}");
+    assert!(
+        text.contains("never happened: line 3: http POST /send"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn an_unconsumed_step_fails() {
     let server = start(concat!(
-        r#"{"http":{"path":"/one"},"response":{"json":1}}"#, "\n",
-        r#"{"http":{"path":"/two"},"response":{"json":2}}"#, "\n",
+        r#"{"http":{"path":"/one"},"response":{"json":1}}"#,
+        "\n",
+        r#"{"http":{"path":"/two"},"response":{"json":2}}"#,
+        "\n",
     ))
     .await;
-    assert_eq!(request(server.http_base(), "GET", "/one", None, "").await.body, "1");
+    assert_eq!(
+        request(server.http_base(), "GET", "/one", None, "")
+            .await
+            .body,
+        "1"
+    );
     let err = server.finish().await.unwrap_err();
-    assert_eq!(err.problems, vec!["never happened: line 3: http GET /two".to_owned()]);
+    assert_eq!(
+        err.problems,
+        vec!["never happened: line 3: http GET /two".to_owned()]
+    );
 }
 
 #[tokio::test]
 async fn a_server_drop_then_a_reconnect() {
     let server = start(concat!(
-        r#"{"ws_open":"c1","path":"/chat"}"#, "\n",
-        r#"{"ws":"c1","dir":"s2c","json":{"n":1}}"#, "\n",
-        r#"{"ws_drop":"c1"}"#, "\n",
-        r#"{"ws_open":"c2","path":"/chat"}"#, "\n",
-        r#"{"ws":"c2","dir":"s2c","json":{"n":2}}"#, "\n",
-        r#"{"ws_close":"c2","by":"server","code":4000,"reason":"bye"}"#, "\n",
+        r#"{"ws_open":"c1","path":"/chat"}"#,
+        "\n",
+        r#"{"ws":"c1","dir":"s2c","json":{"n":1}}"#,
+        "\n",
+        r#"{"ws_drop":"c1"}"#,
+        "\n",
+        r#"{"ws_open":"c2","path":"/chat"}"#,
+        "\n",
+        r#"{"ws":"c2","dir":"s2c","json":{"n":2}}"#,
+        "\n",
+        r#"{"ws_close":"c2","by":"server","code":4000,"reason":"bye"}"#,
+        "\n",
     ))
     .await;
     let url = format!("{}/chat", server.ws_base());
@@ -181,7 +283,14 @@ async fn a_server_drop_then_a_reconnect() {
         other => panic!("expected a close frame, got {other:?}"),
     }
     server.wait_done().await;
-    assert_eq!(server.finish().await.expect("script followed").ws_connections, 2);
+    assert_eq!(
+        server
+            .finish()
+            .await
+            .expect("script followed")
+            .ws_connections,
+        2
+    );
 }
 
 #[tokio::test]
@@ -192,15 +301,32 @@ async fn ws_base_is_substituted_into_server_payloads() {
         r#"{"ws":"c1","dir":"s2c","json":{"r12345":{"t":1,"home":"{{http_base}}/rooms/12345"}}}"#, "\n",
     ))
     .await;
-    let r = request(server.http_base(), "POST", "/ws-auth", Some("application/x-www-form-urlencoded"), "roomid=12345&fkey=fake").await;
-    let url = serde_json::from_str::<Value>(&r.body).unwrap()["url"].as_str().unwrap().to_owned();
+    let r = request(
+        server.http_base(),
+        "POST",
+        "/ws-auth",
+        Some("application/x-www-form-urlencoded"),
+        "roomid=12345&fkey=fake",
+    )
+    .await;
+    let url = serde_json::from_str::<Value>(&r.body).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(url, format!("{}/events/12345/fake-key", server.ws_base()));
     assert!(url.starts_with("ws://127.0.0.1:"));
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("{url}?l=99")).unwrap();
-    req.headers_mut().insert("origin", "https://chat.example.com".parse().unwrap());
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("{url}?l=99"),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://chat.example.com".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let frame = next_json(&mut ws).await;
-    assert_eq!(frame["r12345"]["home"], json!(format!("{}/rooms/12345", server.http_base())));
+    assert_eq!(
+        frame["r12345"]["home"],
+        json!(format!("{}/rooms/12345", server.http_base()))
+    );
     server.wait_done().await;
     server.finish().await.expect("script followed");
 }
@@ -208,10 +334,13 @@ async fn ws_base_is_substituted_into_server_payloads() {
 #[tokio::test]
 async fn an_upgrade_without_the_expected_header_is_refused() {
     let server = start(concat!(
-        r#"{"ws_open":"c1","path":"/events","headers":{"origin":"https://chat.example.com"}}"#, "\n",
+        r#"{"ws_open":"c1","path":"/events","headers":{"origin":"https://chat.example.com"}}"#,
+        "\n",
     ))
     .await;
-    let err = tokio_tungstenite::connect_async(format!("{}/events", server.ws_base())).await.unwrap_err();
+    let err = tokio_tungstenite::connect_async(format!("{}/events", server.ws_base()))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
     let err = server.finish().await.unwrap_err().to_string();
     assert!(err.contains("unexpected WebSocket connection to GET /events: nearest expected step is line 2: ws_open c1 /events (at headers.origin: missing)"), "{err}");
@@ -223,23 +352,35 @@ async fn keepalives_are_ignored_and_actions_are_delivered_in_order() {
         "{}\n{}",
         r#"{"fixture":1,"platform":"replay","title":"inline","ignore_c2s":[{"cmd":0}]}"#,
         concat!(
-            r#"{"ws_open":"c1","path":"/chat"}"#, "\n",
-            r#"{"ws":"c1","dir":"s2c","json":{"cmd":10100}}"#, "\n",
-            r#"{"action":"send_chat","args":{"text":"hi","url":"{{http_base}}"}}"#, "\n",
-            r#"{"ws":"c1","dir":"c2s","json":{"cmd":3101,"bdy":{"msg":"hi"}}}"#, "\n",
-            r#"{"ws":"c1","dir":"s2c","json":{"cmd":93101}}"#, "\n",
+            r#"{"ws_open":"c1","path":"/chat"}"#,
+            "\n",
+            r#"{"ws":"c1","dir":"s2c","json":{"cmd":10100}}"#,
+            "\n",
+            r#"{"action":"send_chat","args":{"text":"hi","url":"{{http_base}}"}}"#,
+            "\n",
+            r#"{"ws":"c1","dir":"c2s","json":{"cmd":3101,"bdy":{"msg":"hi"}}}"#,
+            "\n",
+            r#"{"ws":"c1","dir":"s2c","json":{"cmd":93101}}"#,
+            "\n",
         )
     );
-    let server = ReplayServer::start(Arc::new(Fixture::parse("inline.jsonl", &fixture).unwrap())).await.unwrap();
+    let server = ReplayServer::start(Arc::new(Fixture::parse("inline.jsonl", &fixture).unwrap()))
+        .await
+        .unwrap();
     let mut actions = server.take_actions().unwrap();
     let mut ws = ws_connect(&format!("{}/chat", server.ws_base())).await;
     ws.send(Message::text(r#"{"cmd":0}"#)).await.unwrap();
     assert_eq!(next_json(&mut ws).await, json!({"cmd": 10100}));
     let action = actions.next().await.unwrap();
     assert_eq!((action.line, action.name.as_str()), (4, "send_chat"));
-    assert_eq!(action.args, json!({"text": "hi", "url": server.http_base()}));
+    assert_eq!(
+        action.args,
+        json!({"text": "hi", "url": server.http_base()})
+    );
     ws.send(Message::text(r#"{"cmd":0}"#)).await.unwrap();
-    ws.send(Message::text(r#"{"cmd":3101,"tid":3,"bdy":{"msg":"hi"}}"#)).await.unwrap();
+    ws.send(Message::text(r#"{"cmd":3101,"tid":3,"bdy":{"msg":"hi"}}"#))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await, json!({"cmd": 93101}));
     ws.send(Message::text(r#"{"cmd":0}"#)).await.unwrap();
     server.wait_done().await;
@@ -249,10 +390,14 @@ async fn keepalives_are_ignored_and_actions_are_delivered_in_order() {
 #[tokio::test]
 async fn a_stalled_connection_stays_silent_until_finish() {
     let server = start(concat!(
-        r#"{"ws_open":"c1","path":"/chat"}"#, "\n",
-        r#"{"ws_stall":"c1"}"#, "\n",
-        r#"{"ws_open":"c2","path":"/chat"}"#, "\n",
-        r#"{"ws":"c2","dir":"s2c","json":{"n":2}}"#, "\n",
+        r#"{"ws_open":"c1","path":"/chat"}"#,
+        "\n",
+        r#"{"ws_stall":"c1"}"#,
+        "\n",
+        r#"{"ws_open":"c2","path":"/chat"}"#,
+        "\n",
+        r#"{"ws":"c2","dir":"s2c","json":{"n":2}}"#,
+        "\n",
     ))
     .await;
     let url = format!("{}/chat", server.ws_base());

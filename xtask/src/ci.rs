@@ -1,0 +1,163 @@
+//! `cargo xtask ci`: what CI runs, and what a developer runs before pushing.
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::cargo;
+
+fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    println!("\n==> {name}");
+    let start = Instant::now();
+    let r = f();
+    println!(
+        "<== {name}: {} in {:.1}s",
+        if r.is_ok() { "ok" } else { "FAILED" },
+        start.elapsed().as_secs_f64()
+    );
+    r.map_err(|e| format!("{name}: {e}"))
+}
+
+fn exec(mut cmd: Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}
+
+fn cargo_with(args: &[&str]) -> Command {
+    let mut c = cargo();
+    c.args(args);
+    c
+}
+
+fn has_nextest() -> bool {
+    cargo_with(&["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("unknown argument {a:?} for ci"));
+    }
+    step("rustfmt", || {
+        exec(cargo_with(&["fmt", "--all", "--", "--check"]))
+    })?;
+    step("clippy", || {
+        exec(cargo_with(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("clippy (no default features)", || {
+        exec(cargo_with(&[
+            "clippy",
+            "--workspace",
+            "--lib",
+            "--no-default-features",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("rustdoc", || {
+        let mut c = cargo_with(&[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--locked",
+        ]);
+        c.env("RUSTDOCFLAGS", "-D warnings");
+        exec(c)
+    })?;
+    step("fixtures-check", || crate::fixtures::check(&[]))?;
+    step(
+        "packaging (every publishable crate packages and builds on its own)",
+        || {
+            let mut args = vec![
+                "package".to_owned(),
+                "--locked".into(),
+                "--allow-dirty".into(),
+            ];
+            for p in publishable()? {
+                args.extend(["-p".into(), p]);
+            }
+            let mut c = cargo();
+            c.args(&args);
+            exec(c)
+        },
+    )?;
+    step("doctests", || {
+        exec(cargo_with(&[
+            "test",
+            "--doc",
+            "--workspace",
+            "--all-features",
+            "--locked",
+        ]))
+    })?;
+    step("test-fixtures", || crate::fixtures::test_fixtures(&[]))?;
+    // Last, so its closing summary line is the last thing CI prints.
+    if has_nextest() {
+        step("tests (nextest)", || {
+            exec(cargo_with(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--no-fail-fast",
+            ]))
+        })
+    } else {
+        step(
+            "tests (cargo test; install cargo-nextest for a faster run)",
+            || {
+                exec(cargo_with(&[
+                    "test",
+                    "--workspace",
+                    "--all-features",
+                    "--locked",
+                    "--no-fail-fast",
+                ]))
+            },
+        )
+    }
+}
+
+/// The workspace members that are not `publish = false`, from `cargo metadata`.
+fn publishable() -> Result<Vec<String>, String> {
+    let out = cargo_with(&["metadata", "--no-deps", "--format-version", "1", "--locked"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let names: Vec<String> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| !p["publish"].as_array().is_some_and(Vec::is_empty))
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect();
+    if names.is_empty() {
+        return Err("cargo metadata lists no publishable crate".into());
+    }
+    Ok(names)
+}
