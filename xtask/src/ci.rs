@@ -17,6 +17,12 @@ fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String
     r.map_err(|e| format!("{name}: {e}"))
 }
 
+/// The last step prints no trailer on success, so the test runner's summary closes the output.
+fn last_step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    println!("\n==> {name}");
+    f().map_err(|e| format!("{name}: {e}"))
+}
+
 fn exec(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     let status = cmd
@@ -115,7 +121,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("test-fixtures", || crate::fixtures::test_fixtures(&[]))?;
     // Last, so its closing summary line is the last thing CI prints.
     if has_nextest() {
-        step("tests (nextest)", || {
+        last_step("tests (nextest)", || {
             exec(cargo_with(&[
                 "nextest",
                 "run",
@@ -126,7 +132,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ]))
         })
     } else {
-        step(
+        last_step(
             "tests (cargo test; install cargo-nextest for a faster run)",
             || {
                 exec(cargo_with(&[
