@@ -7,7 +7,8 @@
 //! - a key that names a secret (`token`, `accTkn`, `password`, `secret`, `api_key`, `NID_AUT`,
 //!   `NID_SES`, `fkey`, ...) whose value is not a placeholder;
 //! - e-mail addresses outside the reserved example domains (RFC 2606 / RFC 6761);
-//! - token-like runs: 32 or more characters of `[A-Za-z0-9_+/=]` mixing letters and digits.
+//! - token-like runs of `[A-Za-z0-9_+=]`: 32 or more characters mixing upper case, lower case
+//!   and digits, or 48 or more mixing letters and digits (32-hex ids are not secrets).
 //!
 //! A value counts as a placeholder when it is empty, a `{{...}}` pattern, or says so (`fake`,
 //! `redacted`, `example`, `dummy`, `test`). The `b64` payload of binary frames is exempt (review
@@ -128,11 +129,8 @@ fn check_string(s: &str, path: &str, line: usize, out: &mut Vec<Finding>) {
     if is_placeholder(s) {
         return;
     }
-    for run in s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '/' | '=')))
-    {
-        let letters = run.chars().any(|c| c.is_ascii_alphabetic());
-        let digits = run.chars().any(|c| c.is_ascii_digit());
-        if run.len() >= 32 && letters && digits {
+    for run in s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '='))) {
+        if is_token_like(run) {
             out.push(Finding {
                 line,
                 what: format!(
@@ -142,6 +140,15 @@ fn check_string(s: &str, path: &str, line: usize, out: &mut Vec<Finding>) {
             });
         }
     }
+}
+
+/// Base64-like runs mixing upper case, lower case and digits from 32 characters on, or any
+/// alphanumeric mix from 48 on. Lower-case 32-hex ids (Chzzk user and channel ids) pass.
+fn is_token_like(run: &str) -> bool {
+    let upper = run.chars().any(|c| c.is_ascii_uppercase());
+    let lower = run.chars().any(|c| c.is_ascii_lowercase());
+    let digits = run.chars().any(|c| c.is_ascii_digit());
+    (run.len() >= 32 && upper && lower && digits) || (run.len() >= 48 && (upper || lower) && digits)
 }
 
 fn emails(s: &str) -> Vec<&str> {
@@ -189,9 +196,10 @@ mod tests {
             1
         );
         assert_eq!(
-            findings(r#"{"http":{"path":"/"},"response":{"json":{"url":"/events/1/0123456789abcdef0123456789abcdef"}}}"#).len(),
+            findings(r#"{"http":{"path":"/"},"response":{"json":{"url":"/events/1/QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVph0123"}}}"#).len(),
             1
         );
+        assert!(findings(r#"{"http":{"path":"/"},"response":{"json":{"uid":"00000001c0ffee009e3779b10badf00d"}}}"#).is_empty());
     }
 
     #[test]
