@@ -46,11 +46,14 @@ pub async fn play(server: &ReplayServer) -> Result<Vec<Value>, String> {
                 if response.stall {
                     // Never answered: send it and move on.
                     out.push(json!({"http": describe(request), "stalled": true}));
+                    let server_ref = server;
                     let (server, request, mut v) =
                         (server.http_base().to_owned(), request.clone(), vars.clone());
                     tokio::spawn(async move {
                         let _ = http(&server, &request, &mut v).await;
                     });
+                    // Later steps may depend on it: go on once the server has it.
+                    server_ref.wait_line(step.line).await;
                     continue;
                 }
                 match timeout(http(server.http_base(), request, &mut vars))

@@ -227,6 +227,27 @@ impl ReplayServer {
         }
     }
 
+    /// Resolves once the step written on fixture line `line` has happened, or as soon as
+    /// something unexpected happened. Cancel-safe.
+    pub async fn wait_line(&self, line: usize) {
+        let inner = &self.inner;
+        let Some(i) = inner.fixture.steps.iter().position(|s| s.line == line) else {
+            return;
+        };
+        let mut changed = inner.changed.subscribe();
+        loop {
+            {
+                let st = inner.state();
+                if st.consumed[i] || !st.problems.is_empty() {
+                    return;
+                }
+            }
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Stops serving, waits for every connection task to end, and checks the script was
     /// followed: no unexpected request or frame, every step consumed.
     ///
@@ -364,6 +385,9 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, token: Token) {
             _ = shutdown.changed() => return,
         };
         let Ok((stream, _)) = accepted else { continue };
+        // Scripts send several small frames back to back: without this, Nagle's algorithm and
+        // delayed ACKs hold the second one for ~40 ms.
+        let _ = stream.set_nodelay(true);
         let conn_inner = Arc::clone(&inner);
         let token = inner.token();
         let mut shutdown = inner.shutdown.subscribe();

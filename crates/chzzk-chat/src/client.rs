@@ -1199,7 +1199,10 @@ impl Task {
                             return End::Retry(format!("the server closed the connection (code {})", code.map_or_else(|| "none".into(), |c| c.to_string())));
                         }
                         Some(Ok(_)) => continue,
-                        Some(Err(e)) => return End::Retry(format!("connection lost: {e}")),
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "chat socket failed");
+                            return End::Retry("connection lost".into());
+                        }
                         None => return End::Retry("connection lost".into()),
                     };
                     if let Some(end) = self.on_frame(&text).await {
@@ -1300,21 +1303,20 @@ impl Task {
         };
         let _ = ws.send(WsMessage::Close(None)).await;
         let deadline = Instant::now() + self.config.timing.close_timeout;
+        // A session end the server sent before our close still counts.
+        let mut end = End::Closed;
         loop {
             let Some(ws) = self.ws.as_mut() else {
-                return End::Closed;
+                return end;
             };
-            match tokio::time::timeout_at(deadline, ws.next()).await {
-                Ok(Some(Ok(WsMessage::Text(t)))) => {
-                    let text = t.as_str().to_owned();
-                    let _ = self.on_frame(&text).await;
-                }
-                Ok(Some(Ok(WsMessage::Binary(b)))) => {
-                    let text = String::from_utf8_lossy(&b).into_owned();
-                    let _ = self.on_frame(&text).await;
-                }
-                Ok(Some(Ok(_))) => {}
-                Ok(Some(Err(_)) | None) | Err(_) => return End::Closed,
+            let text = match tokio::time::timeout_at(deadline, ws.next()).await {
+                Ok(Some(Ok(WsMessage::Text(t)))) => t.as_str().to_owned(),
+                Ok(Some(Ok(WsMessage::Binary(b)))) => String::from_utf8_lossy(&b).into_owned(),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) | Err(_) => return end,
+            };
+            if let Some(End::SessionEnded) = self.on_frame(&text).await {
+                end = End::SessionEnded;
             }
         }
     }
