@@ -1,90 +1,205 @@
-//! `cargo xtask demo`: the main job, offline. Replays the embedded sessions on loopback through
-//! each platform's real client and prints a live feed and a summary.
+//! `cargo xtask demo`: the main job, offline. Replays the embedded sessions (fixtures whose
+//! header says `"demo": true`) on loopback through each platform's real client and prints a
+//! live feed and a summary.
 //!
-//! Each protocol crate adds its platform to [`PLATFORMS`] when it lands; until then its
-//! fixtures are listed as waiting for a client. The `replay` self-test sessions run through
-//! chat-replay's mirror client, which shows what the replay server does on the wire.
+//! Each protocol crate adds its platform to [`PLATFORMS`] when it lands.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_replay::{Fixture, ReplayServer};
-use serde_json::Value;
 
 use crate::fixtures::find_fixtures;
 use crate::{project_root, take_fixture_dirs};
 
-/// What one session produced.
+/// What the sessions produced.
 #[derive(Debug, Default)]
 struct Tally {
     sessions: usize,
-    events: usize,
+    events: BTreeMap<String, usize>,
     http_requests: usize,
     ws_connections: usize,
     failures: Vec<String>,
 }
 
-/// A platform the demo can run: its fixture `platform` and a function that plays one session,
-/// printing feed lines as they happen and returning the number of events.
-type Play = fn(Arc<ReplayServer>) -> Pin<Box<dyn Future<Output = Result<usize, String>> + Send>>;
+type Play =
+    fn(Arc<ReplayServer>) -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send>>;
 
+/// A platform the demo can run: its fixture `platform`, and a function that plays one
+/// session, printing the feed as it happens and returning the kinds of events it saw.
 struct Platform {
     name: &'static str,
     play: Play,
 }
 
 const PLATFORMS: &[Platform] = &[Platform {
-    name: "replay",
-    play: |server| Box::pin(play_mirror(server)),
+    name: "chzzk",
+    play: |server| Box::pin(chzzk::play(server)),
 }];
 
-async fn play_mirror(server: Arc<ReplayServer>) -> Result<usize, String> {
-    let events = chat_replay::mirror::play(&server).await?;
-    for e in &events {
-        println!("  {}", mirror_line(e));
-    }
-    Ok(events.len())
-}
+mod chzzk {
+    use std::sync::Arc;
+    use std::time::Duration;
 
-fn mirror_line(e: &Value) -> String {
-    let compact = |v: &Value| chat_replay_truncate(&v.to_string());
-    if let Some(req) = e.get("http").and_then(Value::as_str) {
-        let status = e
-            .get("status")
-            .map_or_else(|| "no answer".to_owned(), Value::to_string);
-        return format!(
-            "http  {req} -> {status} {}",
-            e.get("body").map(compact).unwrap_or_default()
-        );
-    }
-    if let Some(name) = e.get("action").and_then(Value::as_str) {
-        return format!(
-            "act   {name} {}",
-            e.get("args").map(compact).unwrap_or_default()
-        );
-    }
-    let conn = e.get("conn").and_then(Value::as_str).unwrap_or("?");
-    if let Some(j) = e.get("json") {
-        format!("ws    {conn} <- {}", compact(j))
-    } else if let Some(t) = e.get("text") {
-        format!("ws    {conn} <- text {}", compact(t))
-    } else if let Some(code) = e.get("closed") {
-        format!("ws    {conn} closed by the server ({code})")
-    } else if e.get("dropped").is_some() {
-        format!("ws    {conn} dropped without a close frame")
-    } else if e.get("stalled").is_some() {
-        format!("ws    {conn} stalled (the server went silent)")
-    } else {
-        compact(e)
-    }
-}
+    use chat_replay::ReplayServer;
+    use chzzk_chat::{ChatClient, Credentials, Endpoints, Event, ReconnectPolicy, Timing};
 
-fn chat_replay_truncate(s: &str) -> String {
-    if s.chars().count() <= 110 {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(110).collect::<String>())
+    fn line(event: &Event) -> String {
+        let who = |nick: Option<&str>, user: &str| {
+            nick.map_or_else(|| user.chars().take(8).collect(), str::to_owned)
+        };
+        match event {
+            Event::Connected(c) => format!("joined chat {} ({:?} mode)", c.chat_channel_id, c.auth),
+            Event::Chat(m) => format!("{}: {}", who(m.nickname(), &m.user_id), m.content),
+            Event::Donation(d) => format!(
+                "DONATION {} cheese ({:?}) from {}: {}",
+                d.extras
+                    .pay_amount
+                    .map_or_else(|| "?".into(), |a| a.to_string()),
+                d.extras.kind,
+                if d.extras.is_anonymous {
+                    "anonymous".into()
+                } else {
+                    who(d.nickname(), &d.user_id)
+                },
+                d.content
+            ),
+            Event::Subscription(s) => {
+                format!(
+                    "SUBSCRIPTION {} month(s): {} {}",
+                    s.extras.month.unwrap_or(0),
+                    who(s.nickname(), &s.user_id),
+                    s.content
+                )
+            }
+            Event::SubscriptionGift(g) => format!(
+                "GIFT {} -> {}",
+                who(g.nickname(), &g.user_id),
+                g.extras
+                    .receiver_nickname
+                    .as_deref()
+                    .unwrap_or("the channel")
+            ),
+            Event::SystemMessage(m) => format!("system: {}", m.content),
+            Event::Pin(n) => format!("pinned: {}", n.content),
+            Event::Unpin(_) => "pin removed".into(),
+            Event::Blind(b) if b.kind.restores() => format!("line {} restored", b.message_key()),
+            Event::Blind(b) => format!("line {} hidden ({:?})", b.message_key(), b.kind),
+            Event::SubscriptionGiftStarted(g) => format!(
+                "GIFT of {} subscription(s) to the channel",
+                g.quantity.map_or_else(|| "?".into(), |q| q.to_string())
+            ),
+            Event::SubscriptionGiftReceived(g) => {
+                format!(
+                    "gift received by {}",
+                    g.receiver_nickname.as_deref().unwrap_or("?")
+                )
+            }
+            Event::RecentChat(r) => format!("recent chat: {} line(s)", r.messages.len()),
+            Event::MissionPending(m)
+            | Event::MissionApproved(m)
+            | Event::MissionRejected(m)
+            | Event::MissionCompleted(m)
+            | Event::MissionExpired(m)
+            | Event::MissionUpdated(m)
+            | Event::MissionParticipation(m) => format!(
+                "mission {:?}: {} ({} cheese in total)",
+                m.status,
+                m.mission_text.as_deref().unwrap_or(""),
+                m.total_pay_amount.unwrap_or(0)
+            ),
+            Event::TemporaryRestrict(r) => format!(
+                "timeout {}s for {}",
+                r.duration.unwrap_or(0),
+                r.user_id_hash.as_deref().unwrap_or("?")
+            ),
+            Event::ChatModeChanged(m) => format!("chat mode: {:?}", m.chat_available_group),
+            Event::BroadcastOpened(b) => format!(
+                "broadcast opened: {}",
+                b.live_title.as_deref().unwrap_or("")
+            ),
+            Event::BroadcastClosed(_) => "broadcast closed".into(),
+            Event::ChatChannelChanged(b) => {
+                format!(
+                    "new chat channel {}",
+                    b.new_chat_channel_id.as_deref().unwrap_or("?")
+                )
+            }
+            Event::Reconnecting(r) => format!("reconnecting (attempt {}): {}", r.attempt, r.reason),
+            Event::Disconnected(d) => format!("left: {}", d.reason),
+            other => format!("{} event", other.kind()),
+        }
+    }
+
+    pub(super) async fn play(server: Arc<ReplayServer>) -> Result<Vec<String>, String> {
+        let config = server.fixture().header.config.clone();
+        let channel = config["channel_id"]
+            .as_str()
+            .ok_or("no channel_id")?
+            .to_owned();
+        let mut timing = Timing::default();
+        timing.live_poll = config["live_poll_ms"].as_u64().map(Duration::from_millis);
+        let mut builder = ChatClient::builder(channel)
+            .endpoints(Endpoints::local(server.http_base(), server.ws_base()))
+            .reconnect(ReconnectPolicy::immediate())
+            .timing(timing);
+        if config["login"].as_bool().unwrap_or(false) {
+            builder = builder.credentials(Credentials::new("fake-nid-aut", "fake-nid-ses"));
+        }
+        if let Some(n) = config["gap_fill"].as_u64() {
+            builder = builder.gap_fill(u32::try_from(n).unwrap_or(50));
+        }
+        let client = builder.build();
+        let mut actions = server.take_actions().ok_or("actions taken")?;
+        let mut events = client.connect().await.map_err(|e| e.to_string())?;
+        let actor = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                while let Some(a) = actions.next().await {
+                    let count = u32::try_from(a.args["count"].as_u64().unwrap_or(50)).unwrap_or(50);
+                    let result = match a.name.as_str() {
+                        "send_chat" => client
+                            .send_chat(a.args["text"].as_str().unwrap_or(""))
+                            .await
+                            .map(|()| "sent".to_owned()),
+                        "history" => client
+                            .history(count)
+                            .await
+                            .map(|r| format!("history: {} line(s)", r.messages.len())),
+                        other => Ok(format!("(the demo skips {other})")),
+                    };
+                    println!(
+                        "  > {}: {}",
+                        a.name,
+                        result.unwrap_or_else(|e| e.to_string())
+                    );
+                }
+            })
+        };
+        let feed = tokio::spawn(async move {
+            let mut kinds = Vec::new();
+            while let Some(item) = events.next().await {
+                match item {
+                    Ok(e) => {
+                        kinds.push(e.kind().to_owned());
+                        println!("  [chzzk] {}", line(&e));
+                    }
+                    Err(e) => {
+                        kinds.push("error".into());
+                        println!("  [chzzk] ! {e}");
+                    }
+                }
+            }
+            kinds
+        });
+        server.wait_done().await;
+        let _ = client.close().await;
+        let kinds = feed.await.map_err(|e| e.to_string())?;
+        actor.abort();
+        Ok(kinds)
     }
 }
 
@@ -104,17 +219,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let mut tally = Tally::default();
-    let mut waiting = std::collections::BTreeMap::<String, usize>::new();
     for path in find_fixtures(&roots) {
         let fixture = match Fixture::load(&path) {
-            Ok(f) => Arc::new(f),
+            Ok(f) if f.header.demo => Arc::new(f),
+            Ok(_) => continue,
             Err(e) => {
                 tally.failures.push(e.to_string());
                 continue;
             }
         };
         let Some(platform) = PLATFORMS.iter().find(|p| p.name == fixture.header.platform) else {
-            *waiting.entry(fixture.header.platform.clone()).or_default() += 1;
             continue;
         };
         println!(
@@ -129,16 +243,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?,
             );
-            let played = (platform.play)(Arc::clone(&server)).await;
+            let played = tokio::time::timeout(
+                Duration::from_secs(30),
+                (platform.play)(Arc::clone(&server)),
+            )
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
             let finish = server.finish().await;
-            let events = played?;
+            let kinds = played?;
             let report = finish.map_err(|e| e.to_string())?;
-            Ok::<_, String>((events, report))
+            Ok::<_, String>((kinds, report))
         });
         tally.sessions += 1;
         match outcome {
-            Ok((events, report)) => {
-                tally.events += events;
+            Ok((kinds, report)) => {
+                for k in kinds {
+                    *tally
+                        .events
+                        .entry(format!("{}:{k}", platform.name))
+                        .or_default() += 1;
+                }
                 tally.http_requests += report.http_requests;
                 tally.ws_connections += report.ws_connections;
             }
@@ -149,17 +273,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     println!("\n── summary ──");
+    let total: usize = tally.events.values().sum();
     println!(
-        "{} session(s) replayed on loopback: {} event(s), {} HTTP request(s), {} WebSocket connection(s), {} failure(s)",
+        "{} session(s) replayed on loopback through the real clients: {total} event(s), {} HTTP request(s), {} WebSocket connection(s), {} failure(s)",
         tally.sessions,
-        tally.events,
         tally.http_requests,
         tally.ws_connections,
         tally.failures.len()
     );
-    for (platform, n) in &waiting {
-        println!("{n} {platform} fixture(s) wait for their client crate");
-    }
+    let kinds: Vec<String> = tally
+        .events
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("by kind: {}", kinds.join(", "));
     if tally.failures.is_empty() {
         Ok(())
     } else {

@@ -56,6 +56,8 @@ pub struct Header {
     /// Client→server frames that may arrive at any time on any connection and are skipped when
     /// they do not match the expected step (keepalives). Patterns, matched partially.
     pub ignore_c2s: Vec<Value>,
+    /// Part of `cargo xtask demo` (a main-path scenario worth showing).
+    pub demo: bool,
 }
 
 /// One expected event.
@@ -484,6 +486,7 @@ fn parse_header(mut obj: Map<String, Value>) -> Result<Header, String> {
         Some(Value::Array(a)) => a,
         Some(_) => return Err("\"ignore_c2s\" must be an array of patterns".into()),
     };
+    let demo = take_bool(&mut obj, "demo")?;
     reject_unknown(&obj, "header")?;
     Ok(Header {
         version,
@@ -493,6 +496,7 @@ fn parse_header(mut obj: Map<String, Value>) -> Result<Header, String> {
         notes,
         config,
         ignore_c2s,
+        demo,
     })
 }
 

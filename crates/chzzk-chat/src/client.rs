@@ -384,28 +384,37 @@ impl ChatClient {
         }
     }
 
-    /// Waits for the next event that satisfies `predicate` (it also goes to the stream).
+    /// Waits for the next event that satisfies `predicate` (the event still goes to the
+    /// stream). The waiter is registered when this is called, not when the future is first
+    /// polled, so nothing that arrives after the call is missed.
     ///
     /// # Errors
-    /// [`Error::NotConnected`], [`Error::Timeout`].
-    pub async fn wait_for<F>(&self, predicate: F, timeout: Duration) -> Result<Event, Error>
+    /// [`Error::NotConnected`], [`Error::Timeout`], [`Error::Closed`].
+    pub fn wait_for<F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static
     where
         F: Fn(&Event) -> bool + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        self.command(Command::WaitFor {
+        let registered = self.command(Command::WaitFor {
             predicate: Box::new(predicate),
             reply,
-        })?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(e)) => Ok(e),
-            Ok(Err(_)) => Err(Error::Closed {
-                code: None,
-                reason: "the client stopped".into(),
-            }),
-            Err(_) => Err(Error::Timeout {
-                what: "a matching event",
-            }),
+        });
+        async move {
+            registered?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(e)) => Ok(e),
+                Ok(Err(_)) => Err(Error::Closed {
+                    code: None,
+                    reason: "the client stopped".into(),
+                }),
+                Err(_) => Err(Error::Timeout {
+                    what: "a matching event",
+                }),
+            }
         }
     }
 
