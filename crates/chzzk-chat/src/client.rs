@@ -605,6 +605,49 @@ impl ChatMessage {
     }
 }
 
+impl crate::model::NoticeMessage {
+    /// Removes this pin ([`ChatClient::delete_notice_message`]).
+    ///
+    /// # Errors
+    /// As [`ChatClient::delete_notice_message`].
+    pub async fn unpin(&self, client: &ChatClient) -> Result<(), Error> {
+        client.delete_notice_message().await
+    }
+}
+
+impl crate::model::DonationMessage {
+    /// The mission this donation proposes or joins, if it is a mission donation.
+    pub fn mission_id(&self) -> Option<&str> {
+        self.extras
+            .mission
+            .as_ref()
+            .and_then(|m| m.mission_donation_id.as_deref())
+    }
+
+    /// Approves the pending mission this donation proposes (streamer only).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when it is not a mission donation; as
+    /// [`ManageClient::approve_mission`].
+    pub async fn approve(&self, client: &ChatClient) -> Result<Value, Error> {
+        let id = self
+            .mission_id()
+            .ok_or_else(|| Error::InvalidInput("not a mission donation".into()))?;
+        client.manage_self().approve_mission(id).await
+    }
+
+    /// Rejects the pending mission this donation proposes (streamer only).
+    ///
+    /// # Errors
+    /// As [`approve`](Self::approve).
+    pub async fn reject(&self, client: &ChatClient) -> Result<Value, Error> {
+        let id = self
+            .mission_id()
+            .ok_or_else(|| Error::InvalidInput("not a mission donation".into()))?;
+        client.manage_self().reject_mission(id).await
+    }
+}
+
 /// Keys of delivered lines, to deliver each line once across reconnects.
 #[derive(Debug, Default)]
 struct Seen {

@@ -383,6 +383,32 @@ impl ManageClient {
         ))
     }
 
+    /// The stream key and ingest URL (`{streamKey, streamSeq, streamUrl}`). Treat the answer
+    /// as a secret.
+    ///
+    /// # Errors
+    /// HTTP and network errors.
+    pub async fn stream(&self) -> Result<Value, Error> {
+        self.call("GET", "/streams", None).await
+    }
+
+    /// Uploaded videos (`replay = false`) or past broadcasts (`replay = true`).
+    ///
+    /// # Errors
+    /// HTTP and network errors.
+    pub async fn videos(&self, replay: bool, page: u32, size: u32) -> Result<Page, Error> {
+        let kind = if replay { "REPLAY" } else { "UPLOAD" };
+        Ok(Page::decode(
+            &self
+                .call(
+                    "GET",
+                    &format!("/videos?videoType={kind}&page={page}&size={size}"),
+                    None,
+                )
+                .await?,
+        ))
+    }
+
     /// Approves a pending mission donation.
     ///
     /// # Errors

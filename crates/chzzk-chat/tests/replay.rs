@@ -8,8 +8,8 @@
 //! first join as `{"type":"connect_error",...}`, then each action's result in script order.
 //!
 //! Actions: `send_chat {text}`, `request_recent_chat {count}`, `history {count}`,
-//! `pin {key}` / `blind {key}` / `restrict_author {key}` (on the delivered line with that
-//! `user:time` key), `unpin`, `temporary_restrict {user}`, `profile_card {user}`,
+//! `pin {key}` / `blind {key}` / `restrict_author {key}` / `approve_donation {key}` (on the
+//! delivered line with that `user:time` key), `unpin`, `temporary_restrict {user}`, `profile_card {user}`,
 //! `live_status`, `live_detail`, `user_status`, `login`, `manage {call, args}`.
 
 use std::process::ExitCode;
@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chat_replay::ReplayServer;
 use chzzk_chat::{
-    ChatClient, ChatMessage, Credentials, Endpoints, Event, ReconnectPolicy, RestrictDays, Role,
-    Timing,
+    ChatClient, ChatMessage, Credentials, DonationMessage, Endpoints, Event, ReconnectPolicy,
+    RestrictDays, Role, Timing,
 };
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -41,6 +41,7 @@ fn error_json(e: &chzzk_chat::Error) -> Value {
 #[derive(Default)]
 struct Seen {
     chats: Vec<ChatMessage>,
+    donations: Vec<DonationMessage>,
 }
 
 async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
@@ -105,8 +106,10 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
                     Err(e) => error_json(e),
                 };
                 out.lock().unwrap().push(value);
-                if let Ok(Event::Chat(m)) = item {
-                    seen_tx.send_modify(|s| s.chats.push(m));
+                match item {
+                    Ok(Event::Chat(m)) => seen_tx.send_modify(|s| s.chats.push(m)),
+                    Ok(Event::Donation(d)) => seen_tx.send_modify(|s| s.donations.push(d)),
+                    _ => {}
                 }
             }
         })
@@ -153,6 +156,20 @@ async fn delivered(mut seen: watch::Receiver<Seen>, key: &str) -> Result<ChatMes
         .expect("invariant: just found"))
 }
 
+/// Waits (without sleeping) until the collector has delivered the donation with `key`.
+async fn donation(mut seen: watch::Receiver<Seen>, key: &str) -> Result<DonationMessage, String> {
+    let found = seen
+        .wait_for(|s| s.donations.iter().any(|m| m.key() == key))
+        .await
+        .map_err(|_| format!("donation {key} never arrived"))?;
+    Ok(found
+        .donations
+        .iter()
+        .find(|m| m.key() == key)
+        .cloned()
+        .expect("invariant: just found"))
+}
+
 async fn perform(
     client: &ChatClient,
     name: &str,
@@ -193,6 +210,11 @@ async fn perform(
             let m = delivered(seen, &s("key")).await?;
             to_value(&m.temporary_restrict(client).await.map_err(e)?)
         }
+        "approve_donation" => donation(seen, &s("key"))
+            .await?
+            .approve(client)
+            .await
+            .map_err(e)?,
         "unpin" => client
             .delete_notice_message()
             .await
