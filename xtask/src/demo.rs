@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_replay::{Fixture, ReplayServer};
+use chat_streams::{ListQuery, Registry, RegistryOptions};
 
 use crate::fixtures::find_fixtures;
 use crate::{project_root, take_fixture_dirs};
@@ -25,8 +26,10 @@ struct Tally {
     failures: Vec<String>,
 }
 
-type Play =
-    fn(Arc<ReplayServer>) -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send>>;
+type Play = fn(
+    Arc<ReplayServer>,
+    Arc<Registry>,
+) -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send>>;
 
 /// A platform the demo can run: its fixture `platform`, and a function that plays one
 /// session, printing the feed as it happens and returning the kinds of events it saw.
@@ -37,7 +40,7 @@ struct Platform {
 
 const PLATFORMS: &[Platform] = &[Platform {
     name: "chzzk",
-    play: |server| Box::pin(chzzk::play(server)),
+    play: |server, registry| Box::pin(chzzk::play(server, registry)),
 }];
 
 mod chzzk {
@@ -45,6 +48,7 @@ mod chzzk {
     use std::time::Duration;
 
     use chat_replay::ReplayServer;
+    use chat_streams::Registry;
     use chzzk_chat::{ChatClient, Credentials, Endpoints, Event, ReconnectPolicy, Timing};
 
     fn line(event: &Event) -> String {
@@ -134,7 +138,10 @@ mod chzzk {
         }
     }
 
-    pub(super) async fn play(server: Arc<ReplayServer>) -> Result<Vec<String>, String> {
+    pub(super) async fn play(
+        server: Arc<ReplayServer>,
+        registry: Arc<Registry>,
+    ) -> Result<Vec<String>, String> {
         let config = server.fixture().header.config.clone();
         let channel = config["channel_id"]
             .as_str()
@@ -184,6 +191,9 @@ mod chzzk {
             while let Some(item) = events.next().await {
                 match item {
                     Ok(e) => {
+                        if let Some(core) = e.to_core() {
+                            let _ = registry.register_event(&core);
+                        }
                         kinds.push(e.kind().to_owned());
                         println!("  [chzzk] {}", line(&e));
                     }
@@ -219,6 +229,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let mut tally = Tally::default();
+    // Every platform's sessions feed one registry, persisted where a user would keep it.
+    let db = project_root().join("target/demo/streams.db");
+    if let Some(dir) = db.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let registry =
+        Arc::new(Registry::open(&db, RegistryOptions::default()).map_err(|e| e.to_string())?);
     for path in find_fixtures(&roots) {
         let fixture = match Fixture::load(&path) {
             Ok(f) if f.header.demo => Arc::new(f),
@@ -245,7 +265,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             );
             let played = tokio::time::timeout(
                 Duration::from_secs(30),
-                (platform.play)(Arc::clone(&server)),
+                (platform.play)(Arc::clone(&server), Arc::clone(&registry)),
             )
             .await
             .unwrap_or_else(|_| Err("timed out".into()));
@@ -287,9 +307,54 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     println!("by kind: {}", kinds.join(", "));
+    print_streams(&registry)?;
+    println!(
+        "(registry persisted to {})",
+        db.strip_prefix(project_root()).unwrap_or(&db).display()
+    );
     if tally.failures.is_empty() {
         Ok(())
     } else {
         Err(tally.failures.join("\n"))
     }
+}
+
+fn print_streams(registry: &Registry) -> Result<(), String> {
+    registry.close().map_err(|e| e.to_string())?;
+    let summary = registry.get_streams_summary();
+    println!("\n── chat streams ──");
+    println!(
+        "{}",
+        serde_json::to_string(&summary).map_err(|e| e.to_string())?
+    );
+    println!(
+        "{:<34} {:<14} {:<8} {:<34} {:<20} last active (UTC)",
+        "stream id", "platform", "type", "target", "name"
+    );
+    for s in registry.list(&ListQuery::new()) {
+        let when = time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(s.last_active_at_ms) * 1_000_000,
+        )
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_default();
+        println!(
+            "{:<34} {:<14} {:<8} {:<34} {:<20} {when}",
+            s.stream_id,
+            s.platform,
+            Registry::get_stream_type(&s).as_str(),
+            s.key.target,
+            s.name().unwrap_or_default(),
+        );
+    }
+    Ok(())
 }
