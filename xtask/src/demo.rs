@@ -38,10 +38,127 @@ struct Platform {
     play: Play,
 }
 
-const PLATFORMS: &[Platform] = &[Platform {
-    name: "chzzk",
-    play: |server, registry| Box::pin(chzzk::play(server, registry)),
-}];
+const PLATFORMS: &[Platform] = &[
+    Platform {
+        name: "chzzk",
+        play: |server, registry| Box::pin(chzzk::play(server, registry)),
+    },
+    Platform {
+        name: "sechat",
+        play: |server, registry| Box::pin(sechat::play(server, registry)),
+    },
+];
+
+mod sechat {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ::sechat::{ChatClient, Credentials, Event, Options, ReconnectPolicy, Room, Server};
+    use chat_replay::ReplayServer;
+    use chat_streams::Registry;
+
+    fn line(e: &Event) -> String {
+        let who = |d: &::sechat::EventData| d.user_name.clone().unwrap_or_else(|| "?".into());
+        match e {
+            Event::Connected(c) => format!("following room {} from event {}", c.room_id, c.since),
+            Event::MessagePosted(d) => format!("{}: {}", who(d), d.text.as_deref().unwrap_or("")),
+            Event::MessageEdited(d) => {
+                format!("{} edited: {}", who(d), d.text.as_deref().unwrap_or(""))
+            }
+            Event::MessageDeleted(d) => format!("message {} deleted", d.message_id.unwrap_or(0)),
+            Event::UserMentioned(d) => format!("{} mentioned the bot", who(d)),
+            Event::MessageReply(d) => format!("{} replied to the bot", who(d)),
+            Event::MessageStarred(d) => format!(
+                "message {} has {} star(s), {} pin(s)",
+                d.message_id.unwrap_or(0),
+                d.message_stars,
+                d.message_owner_stars
+            ),
+            Event::UserEntered(d) => format!("{} entered", who(d)),
+            Event::UserLeft(d) => format!("{} left", who(d)),
+            Event::Invitation(d) => format!("invited to {}", d.room_name.as_deref().unwrap_or("?")),
+            Event::Reconnecting(r) => format!("reconnecting (attempt {}): {}", r.attempt, r.reason),
+            Event::Disconnected(d) => format!("left: {}", d.reason),
+            other => match other.data().and_then(|d| d.text.clone()) {
+                Some(t) if !t.is_empty() => format!("{}: {t}", other.kind()),
+                _ => format!("{} event", other.kind()),
+            },
+        }
+    }
+
+    pub(super) async fn play(
+        server: Arc<ReplayServer>,
+        registry: Arc<Registry>,
+    ) -> Result<Vec<String>, String> {
+        let c = server.fixture().header.config.clone();
+        let target = Server::stack_exchange().with_base(server.http_base(), server.ws_base());
+        let mut options = Options::default();
+        options.reconnect = ReconnectPolicy::immediate();
+        options.timing.poll_interval = Duration::from_millis(5);
+        let room_id = c["room_id"].as_u64().ok_or("no room_id")?;
+        let (room, mut events) = if c["mode"] == "anonymous" {
+            (
+                None,
+                Room::anonymous(room_id, &target, options)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            let email = c["email"].as_str().unwrap_or_default();
+            let password = c["password"].as_str().unwrap_or_default();
+            let creds = Credentials::authenticate_with(email, password, &target, &options)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("  [sechat] logged in as chat user {}", creds.user_id());
+            let room = ChatClient::new(&creds, options)
+                .join(room_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let events = room.events().map_err(|e| e.to_string())?;
+            (Some(room), events)
+        };
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let feed = tokio::spawn(async move {
+            let mut kinds = Vec::new();
+            let show =
+                |item: Result<Event, ::sechat::Error>, kinds: &mut Vec<String>| match item {
+                    Ok(e) => {
+                        if let Some(core) = e.to_core() {
+                            let _ = registry.register_event(&core);
+                        }
+                        kinds.push(e.kind().to_owned());
+                        println!("  [sechat] {}", line(&e));
+                    }
+                    Err(e) => {
+                        kinds.push("error".into());
+                        println!("  [sechat] ! {e}");
+                    }
+                };
+            loop {
+                tokio::select! {
+                    biased;
+                    item = events.next() => match item {
+                        Some(item) => show(item, &mut kinds),
+                        None => return kinds,
+                    },
+                    _ = &mut stop_rx => break,
+                }
+            }
+            while let Some(Some(item)) = futures_util::FutureExt::now_or_never(events.next()) {
+                show(item, &mut kinds);
+            }
+            kinds
+        });
+        server.wait_done().await;
+        match room {
+            Some(room) => room.close().await.map_err(|e| e.to_string())?,
+            None => {
+                let _ = stop_tx.send(());
+            }
+        }
+        feed.await.map_err(|e| e.to_string())
+    }
+}
 
 mod chzzk {
     use std::sync::Arc;

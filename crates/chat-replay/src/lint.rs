@@ -63,7 +63,10 @@ pub fn check_secrets(fixture: &Fixture) -> Vec<Finding> {
 
 fn is_placeholder(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
-    s.is_empty() || PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w))
+    // Flags such as `isPassword=false` name a secret without holding one.
+    s.is_empty()
+        || matches!(lower.as_str(), "true" | "false" | "null" | "0" | "1")
+        || PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w))
 }
 
 fn walk(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {

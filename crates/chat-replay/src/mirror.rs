@@ -266,6 +266,12 @@ async fn http(
         pattern::instantiate_str(&spec.path, vars),
         query_string(&spec.query, vars)
     );
+    // Headers first: a body may reuse what a header pattern captures (a multipart boundary).
+    let headers: Vec<(String, String)> = spec
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), instantiate_text(v, vars)))
+        .collect();
     let (body, content_type) = match &spec.body {
         None => (Vec::new(), None),
         Some(Payload::Json(p)) => (
@@ -292,11 +298,11 @@ async fn http(
         .method(spec.method.as_str())
         .uri(path)
         .header("host", authority.as_str());
-    if let Some(ct) = content_type {
+    if let Some(ct) = content_type.filter(|_| !headers.iter().any(|(k, _)| k == "content-type")) {
         req = req.header("content-type", ct);
     }
-    for (k, v) in &spec.headers {
-        req = req.header(k.as_str(), instantiate_text(v, vars));
+    for (k, v) in headers {
+        req = req.header(k, v);
     }
     if !spec.cookies.is_empty() {
         let c: Vec<String> = spec

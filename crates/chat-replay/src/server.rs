@@ -193,31 +193,31 @@ impl ReplayServer {
         lock(&self.actions).take()
     }
 
-    /// Resolves once every step has happened except the client's own closing handshakes
-    /// (`ws_close` with `"by":"client"`), which the runner triggers by closing the client, or
-    /// as soon as something unexpected happened. Cancel-safe.
+    /// Resolves once every step has happened except the closing sequence the runner triggers
+    /// by closing the client: the last `ws_close` with `"by":"client"` and whatever the client
+    /// sends after it (such as a "leave" request), when nothing the server does follows it.
+    /// Also resolves as soon as something unexpected happened. Cancel-safe.
     pub async fn wait_done(&self) {
         let inner = &self.inner;
+        let steps = &inner.fixture.steps;
+        let closing = steps
+            .iter()
+            .rposition(|s| {
+                matches!(
+                    s.kind,
+                    StepKind::Close {
+                        by: Side::Client,
+                        ..
+                    }
+                )
+            })
+            .filter(|&k| steps[k + 1..].iter().all(|s| !s.kind.is_server_driven()))
+            .unwrap_or(steps.len());
         let mut changed = inner.changed.subscribe();
         loop {
             {
                 let st = inner.state();
-                let pending = inner
-                    .fixture
-                    .steps
-                    .iter()
-                    .zip(&st.consumed)
-                    .any(|(step, done)| {
-                        !done
-                            && !matches!(
-                                step.kind,
-                                StepKind::Close {
-                                    by: Side::Client,
-                                    ..
-                                }
-                            )
-                    });
-                if !pending || !st.problems.is_empty() {
+                if st.consumed[..closing].iter().all(|c| *c) || !st.problems.is_empty() {
                     return;
                 }
             }

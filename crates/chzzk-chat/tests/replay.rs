@@ -116,11 +116,22 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     };
 
     let results = Arc::new(Mutex::new(Vec::new()));
+    let (stop_actions, stop_actions_rx) = tokio::sync::oneshot::channel::<()>();
     let performer = {
         let client = client.clone();
         let results = Arc::clone(&results);
+        let mut stop = stop_actions_rx;
         tokio::spawn(async move {
-            while let Some(action) = actions.next().await {
+            // An action in flight finishes before the runner closes the client.
+            loop {
+                let action = tokio::select! {
+                    biased;
+                    a = actions.next() => match a {
+                        Some(a) => a,
+                        None => break,
+                    },
+                    _ = &mut stop => break,
+                };
                 let result = perform(&client, &action.name, &action.args, seen_rx.clone()).await;
                 let entry = match result {
                     Ok(v) => json!({"type": "action", "action": action.name, "ok": v}),
@@ -132,11 +143,11 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     };
 
     server.wait_done().await;
+    let _ = stop_actions.send(());
+    performer.await.map_err(|e| e.to_string())?;
     let _ = client.close().await;
     collector.await.map_err(|e| e.to_string())?;
     drop(client);
-    performer.abort();
-    let _ = performer.await;
     let mut all = std::mem::take(&mut *out.lock().unwrap());
     all.extend(std::mem::take(&mut *results.lock().unwrap()));
     Ok(all)

@@ -1,0 +1,1039 @@
+//! [`ChatClient`] (an account, or anonymous), [`Room`] (commands and the event stream), the
+//! socket task (reconnects, gap fill, deduplication) and anonymous polling.
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::{SinkExt as _, StreamExt as _};
+use hyper::body::Bytes;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::Error;
+use crate::config::{Options, Server};
+use crate::credentials::Credentials;
+use crate::error::truncate;
+use crate::event::{Context, Event, Handler};
+use crate::model::{Connected, Disconnected, EventData, Reconnecting, SendResult};
+use crate::proto::{self, Frame, html};
+use crate::session::Session;
+use crate::transport;
+
+/// A chat account (or an anonymous reader) on one server: a cheap, clonable handle.
+#[derive(Debug, Clone)]
+pub struct ChatClient {
+    session: Arc<Session>,
+}
+
+impl ChatClient {
+    /// A client for a logged-in account.
+    pub fn new(credentials: &Credentials, options: Options) -> Self {
+        Self {
+            session: Arc::new(Session::new(
+                credentials.server.clone(),
+                options,
+                credentials.jar.clone(),
+                Some(credentials.user_id),
+            )),
+        }
+    }
+
+    /// A client without an account: it can read rooms (see [`Room::anonymous`]), not act.
+    pub fn anonymous(server: &Server, options: Options) -> Self {
+        Self {
+            session: Arc::new(Session::new(
+                server.clone(),
+                options,
+                cookie_store::CookieStore::default(),
+                None,
+            )),
+        }
+    }
+
+    /// The logged-in chat user id (`None` when anonymous).
+    pub fn user_id(&self) -> Option<u64> {
+        self.session.user_id
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Server {
+        &self.session.server
+    }
+
+    /// Joins a room: fetches the chat fkey and the room's event counter, so the event stream
+    /// starts exactly at the join.
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`] when the room does not exist or is not readable; network
+    /// errors.
+    pub async fn join(&self, room_id: u64) -> Result<Room, Error> {
+        let counter = room_counter(&self.session, room_id).await?;
+        Ok(Room {
+            inner: Arc::new(RoomInner {
+                session: Arc::clone(&self.session),
+                room_id,
+                counter: AtomicU64::new(counter),
+                task: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Uploads an image (multipart, like the web client) and returns its URL.
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`] with the server's message; [`Error::InvalidInput`] for an
+    /// empty file.
+    pub async fn upload_image(&self, bytes: &[u8], filename: &str) -> Result<String, Error> {
+        if bytes.is_empty() {
+            return Err(Error::InvalidInput("the image is empty".into()));
+        }
+        let boundary = format!("sechat-{:016x}", bytes.len() as u64 ^ 0x5eca_7000_0000_0000);
+        let name = filename.replace(['"', '\r', '\n'], "_");
+        let content_type = match name
+            .rsplit('.')
+            .next()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("gif") => "image/gif",
+            Some("webp") => "image/webp",
+            _ => "application/octet-stream",
+        };
+        let mut body = Vec::with_capacity(bytes.len() + 512);
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"shadow-filename\"\r\n\r\n{name}\r\n--{boundary}--\r\n").as_bytes());
+        let url = self.session.chat_url("/upload/image");
+        let resp = self
+            .session
+            .post_multipart(&url, Bytes::from(body), &boundary)
+            .await?;
+        if resp.status != 200 {
+            return Err(Error::OperationFailed {
+                action: "upload_image",
+                status: resp.status,
+                text: truncate(&resp.text(), 512),
+            });
+        }
+        html::upload_result(&resp.text()).map_err(|text| Error::OperationFailed {
+            action: "upload_image",
+            status: 200,
+            text,
+        })
+    }
+
+    /// This account's chat profile.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when anonymous.
+    pub fn profile(&self) -> Result<Profile, Error> {
+        let user_id = self
+            .user_id()
+            .ok_or_else(|| Error::InvalidInput("an anonymous client has no profile".into()))?;
+        Ok(Profile {
+            session: Arc::clone(&self.session),
+            user_id,
+        })
+    }
+}
+
+/// The "about me" of the logged-in account.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    session: Arc<Session>,
+    user_id: u64,
+}
+
+impl Profile {
+    /// The longest bio chat keeps; longer text is refused here rather than cut by the server.
+    pub const MAX_BIO_CHARS: usize = 200;
+
+    /// The chat user id.
+    pub fn user_id(&self) -> u64 {
+        self.user_id
+    }
+
+    /// Replaces the bio.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for more than [`MAX_BIO_CHARS`](Self::MAX_BIO_CHARS)
+    /// characters (the server would silently cut it); HTTP errors.
+    pub async fn edit_bio(&self, text: &str) -> Result<(), Error> {
+        let n = text.chars().count();
+        if n > Self::MAX_BIO_CHARS {
+            return Err(Error::InvalidInput(format!(
+                "the bio has {n} characters; Stack Exchange chat keeps at most {}",
+                Self::MAX_BIO_CHARS
+            )));
+        }
+        let url = self
+            .session
+            .chat_url(&format!("/users/usermessage/{}", self.user_id));
+        let resp = self.session.action(&url, &[("message", text)]).await?;
+        if resp.status == 200 {
+            Ok(())
+        } else {
+            Err(Error::OperationFailed {
+                action: "edit_bio",
+                status: resp.status,
+                text: truncate(&resp.text(), 512),
+            })
+        }
+    }
+}
+
+async fn room_counter(session: &Session, room_id: u64) -> Result<u64, Error> {
+    let frame = room_events(session, room_id).await?;
+    Ok(frame.counter.unwrap_or(0))
+}
+
+/// `POST /chats/{room}/events`: the counter and the last messages.
+async fn room_events(session: &Session, room_id: u64) -> Result<Frame, Error> {
+    let fkey = session.fkey().await?;
+    let url = session.chat_url(&format!("/chats/{room_id}/events"));
+    let resp = session
+        .post_form(
+            &url,
+            &[
+                ("since", "0"),
+                ("mode", "Messages"),
+                ("msgCount", "100"),
+                ("fkey", &fkey),
+            ],
+        )
+        .await?;
+    if resp.status != 200 {
+        return Err(Error::OperationFailed {
+            action: "join",
+            status: resp.status,
+            text: truncate(&resp.text(), 512),
+        });
+    }
+    let v: Value = serde_json::from_slice(&resp.body)
+        .map_err(|e| Error::decode("the room's events", e.to_string(), &resp.text()))?;
+    Ok(proto::room_events(&v))
+}
+
+struct RoomInner {
+    session: Arc<Session>,
+    room_id: u64,
+    counter: AtomicU64,
+    task: Mutex<Option<mpsc::UnboundedSender<oneshot::Sender<()>>>>,
+}
+
+/// A joined room: commands over HTTP and the event stream over the websocket.
+#[derive(Clone)]
+pub struct Room {
+    inner: Arc<RoomInner>,
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("room_id", &self.inner.room_id)
+            .field("session", &self.inner.session)
+            .finish()
+    }
+}
+
+/// The events of a room, in arrival order. Per-frame errors are yielded as `Err` and the stream
+/// goes on; it ends after [`Event::Disconnected`]. Cancel-safe [`next`](Self::next).
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<Result<Event, Error>>,
+}
+
+impl Events {
+    /// The next event; `None` once the stream has stopped.
+    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
+        self.rx.recv().await
+    }
+
+    /// The normalised events only, as chatwire-core's boxed stream.
+    pub fn into_core(self) -> chatwire_core::EventStream {
+        Box::pin(self.filter_map(|item| async move {
+            match item {
+                Ok(e) => e.to_core().map(Ok),
+                Err(e) => Some(Err(e.into())),
+            }
+        }))
+    }
+}
+
+impl Stream for Events {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+fn ok_string(resp: &transport::Response) -> Option<String> {
+    serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+impl Room {
+    /// Joins `room_id` with `credentials` (shorthand for a [`ChatClient`] with default options).
+    ///
+    /// # Errors
+    /// As [`ChatClient::join`].
+    pub async fn join(credentials: &Credentials, room_id: u64) -> Result<Self, Error> {
+        ChatClient::new(credentials, Options::default())
+            .join(room_id)
+            .await
+    }
+
+    /// Reads a room without logging in, by HTTP polling every
+    /// [`Timing::poll_interval`](crate::Timing); more than
+    /// [`Timing::poll_retries`](crate::Timing) failures in a row end the stream with the
+    /// last error.
+    ///
+    /// # Errors
+    /// When the room cannot be read at all.
+    pub async fn anonymous(
+        room_id: u64,
+        server: &Server,
+        options: Options,
+    ) -> Result<Events, Error> {
+        let client = ChatClient::anonymous(server, options);
+        let session = Arc::clone(&client.session);
+        let counter = room_counter(&session, room_id).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(poll_loop(session, room_id, counter, tx));
+        Ok(Events { rx })
+    }
+
+    /// The room id.
+    pub fn id(&self) -> u64 {
+        self.inner.room_id
+    }
+
+    /// The last event counter seen.
+    pub fn counter(&self) -> u64 {
+        self.inner.counter.load(Ordering::Relaxed)
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.inner.session.chat_url(path)
+    }
+
+    async fn simple_action(
+        &self,
+        action: &'static str,
+        message_id: u64,
+        path: &str,
+    ) -> Result<(), Error> {
+        let resp = self.inner.session.action(&self.url(path), &[]).await?;
+        Self::expect_ok(action, message_id, &resp)
+    }
+
+    fn expect_ok(
+        action: &'static str,
+        message_id: u64,
+        resp: &transport::Response,
+    ) -> Result<(), Error> {
+        if resp.status == 302 {
+            return Err(Error::NoSuchMessage { message_id });
+        }
+        match ok_string(resp) {
+            Some(s) if s == "ok" => Ok(()),
+            Some(s)
+                if action == "delete" && s.starts_with("This message has already been deleted") =>
+            {
+                Ok(())
+            }
+            Some(text) => Err(Error::OperationFailed {
+                action,
+                status: resp.status,
+                text,
+            }),
+            None => Err(Error::OperationFailed {
+                action,
+                status: resp.status,
+                text: truncate(&resp.text(), 512),
+            }),
+        }
+    }
+
+    /// Posts a message, as a reply when `reply_to` is given. Rate limits are waited out (in
+    /// order) up to the configured retries.
+    ///
+    /// Single-line messages are limited to 500 characters; multi-line ones are not.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty or over-long message; [`Error::OperationFailed`]
+    /// with the server's text (no permission, frozen room, 20 reputation needed, ...);
+    /// [`Error::RateLimited`].
+    pub async fn send(&self, text: &str, reply_to: Option<u64>) -> Result<SendResult, Error> {
+        if text.trim().is_empty() {
+            return Err(Error::InvalidInput("a message cannot be empty".into()));
+        }
+        let n = text.chars().count();
+        if !text.contains('\n') && n > 500 {
+            return Err(Error::InvalidInput(format!(
+                "a single-line message is limited to 500 characters ({n} given); add a newline to send it as a multi-line message"
+            )));
+        }
+        let text = match reply_to {
+            Some(id) => format!(":{id} {text}"),
+            None => text.to_owned(),
+        };
+        let url = self.url(&format!("/chats/{}/messages/new", self.id()));
+        let resp = self.inner.session.action(&url, &[("text", &text)]).await?;
+        if resp.status != 200 {
+            return Err(Error::OperationFailed {
+                action: "send",
+                status: resp.status,
+                text: truncate(&resp.text(), 512),
+            });
+        }
+        let v: Value = serde_json::from_slice(&resp.body)
+            .map_err(|e| Error::decode("the send answer", e.to_string(), &resp.text()))?;
+        Ok(match v.get("id").and_then(Value::as_u64) {
+            Some(message_id) => SendResult::Sent {
+                message_id,
+                time: v.get("time").and_then(Value::as_i64),
+            },
+            None => SendResult::Duplicate,
+        })
+    }
+
+    /// Edits a message (own messages, within about two minutes).
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`] ("It is too late to edit this message", ...),
+    /// [`Error::NoSuchMessage`].
+    pub async fn edit(&self, message_id: u64, text: &str) -> Result<(), Error> {
+        if text.trim().is_empty() {
+            return Err(Error::InvalidInput("a message cannot be empty".into()));
+        }
+        let resp = self
+            .inner
+            .session
+            .action(
+                &self.url(&format!("/messages/{message_id}")),
+                &[("text", text)],
+            )
+            .await?;
+        Self::expect_ok("edit", message_id, &resp)
+    }
+
+    /// Deletes a message (an already deleted one counts as success).
+    ///
+    /// # Errors
+    /// As [`edit`](Self::edit).
+    pub async fn delete(&self, message_id: u64) -> Result<(), Error> {
+        self.simple_action(
+            "delete",
+            message_id,
+            &format!("/messages/{message_id}/delete"),
+        )
+        .await
+    }
+
+    /// Stars a message, or removes this account's star (a toggle).
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`] (daily star quota, ...).
+    pub async fn star(&self, message_id: u64) -> Result<(), Error> {
+        self.simple_action("star", message_id, &format!("/messages/{message_id}/star"))
+            .await
+    }
+
+    /// Pins a message (room owners).
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`].
+    pub async fn pin(&self, message_id: u64) -> Result<(), Error> {
+        self.simple_action(
+            "pin",
+            message_id,
+            &format!("/messages/{message_id}/owner-star"),
+        )
+        .await
+    }
+
+    /// Unpins a message (room owners).
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`].
+    pub async fn unpin(&self, message_id: u64) -> Result<(), Error> {
+        self.simple_action(
+            "unpin",
+            message_id,
+            &format!("/messages/{message_id}/unowner-star"),
+        )
+        .await
+    }
+
+    /// Removes every star of a message (room owners).
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`].
+    pub async fn clear_stars(&self, message_id: u64) -> Result<(), Error> {
+        self.simple_action(
+            "clear_stars",
+            message_id,
+            &format!("/messages/{message_id}/unstar"),
+        )
+        .await
+    }
+
+    /// Bookmarks a conversation from `first` to `last` and returns its URL slug (dashes kept,
+    /// unlike sechat).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty title or `first == last`; [`Error::OperationFailed`].
+    pub async fn bookmark(&self, first: u64, last: u64, title: &str) -> Result<String, Error> {
+        let slug = proto::slug(title);
+        if slug.is_empty() {
+            return Err(Error::InvalidInput(
+                "a bookmark needs a title with letters or digits".into(),
+            ));
+        }
+        if first == last {
+            return Err(Error::InvalidInput(
+                "a bookmark spans two different messages".into(),
+            ));
+        }
+        let (room, first_s, last_s) = (self.id().to_string(), first.to_string(), last.to_string());
+        let resp = self
+            .inner
+            .session
+            .action(
+                &self.url("/conversation/new"),
+                &[
+                    ("roomId", &room),
+                    ("firstMessageId", &first_s),
+                    ("lastMessageId", &last_s),
+                    ("title", title),
+                ],
+            )
+            .await?;
+        let ok = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| v.get("ok").and_then(Value::as_bool))
+            == Some(true);
+        if resp.status == 200 && ok {
+            Ok(slug)
+        } else {
+            Err(Error::OperationFailed {
+                action: "bookmark",
+                status: resp.status,
+                text: truncate(&resp.text(), 512),
+            })
+        }
+    }
+
+    /// Deletes a bookmark by its slug.
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`].
+    pub async fn delete_bookmark(&self, slug: &str) -> Result<(), Error> {
+        let path = format!("/conversation/delete/{}/{}", self.id(), slug);
+        let resp = self.inner.session.action(&self.url(&path), &[]).await?;
+        Self::expect_ok("delete_bookmark", 0, &resp)
+    }
+
+    /// Moves messages to another room (room owners). Returns how many moved.
+    ///
+    /// # Errors
+    /// [`Error::OperationFailed`] when the server moved fewer than asked.
+    pub async fn move_messages(&self, message_ids: &[u64], target_room: u64) -> Result<u64, Error> {
+        if message_ids.is_empty() {
+            return Err(Error::InvalidInput("no message to move".into()));
+        }
+        let ids = message_ids
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let to = target_room.to_string();
+        let resp = self
+            .inner
+            .session
+            .action(
+                &self.url(&format!("/admin/movePosts/{}", self.id())),
+                &[("ids", &ids), ("to", &to)],
+            )
+            .await?;
+        let moved = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| v.as_u64());
+        match moved {
+            Some(n) if resp.status == 200 && n == message_ids.len() as u64 => Ok(n),
+            _ => Err(Error::OperationFailed {
+                action: "move_messages",
+                status: resp.status,
+                text: truncate(&resp.text(), 512),
+            }),
+        }
+    }
+
+    /// The room's events over the websocket (started on first call; one stream per room).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the stream already runs.
+    pub fn events(&self) -> Result<Events, Error> {
+        let mut task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if task.as_ref().is_some_and(|t| !t.is_closed()) {
+            return Err(Error::InvalidInput(
+                "the event stream of this room already runs".into(),
+            ));
+        }
+        let (close_tx, close_rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
+        *task = Some(close_tx);
+        let seed = match self.inner.session.options.jitter_seed {
+            0 => {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.subsec_nanos().into())
+                    | 1
+            }
+            s => s,
+        };
+        let socket = Socket {
+            room: Arc::clone(&self.inner),
+            tx,
+            close: close_rx,
+            seen: Seen::default(),
+            last_event: None,
+            reconnects: 0,
+            rng: seed,
+        };
+        tokio::spawn(socket.run());
+        Ok(Events { rx })
+    }
+
+    /// Connects and runs `handler` on every event, one at a time, until the stream stops.
+    ///
+    /// # Errors
+    /// When the stream cannot start; the last non-retryable error that ended it.
+    pub async fn run<H: Handler>(&self, handler: H) -> Result<(), Error> {
+        let mut events = self.events()?;
+        let ctx = Context { room: self.clone() };
+        let mut last = None;
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(e) => e.dispatch(&ctx, &handler).await,
+                Err(e) => {
+                    handler.on_error(&ctx, &e).await;
+                    last = Some(e);
+                }
+            }
+        }
+        match last {
+            Some(e) if !e.is_retryable() && e.kind() != chatwire_core::ErrorKind::Protocol => {
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Leaves the room (`POST /chats/leave/{room}`, quietly) and stops the event stream after
+    /// delivering what the server sent before.
+    ///
+    /// # Errors
+    /// Network errors of the leave call (the stream is stopped anyway).
+    pub async fn close(&self) -> Result<(), Error> {
+        let close = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(close) = close {
+            let (done_tx, done_rx) = oneshot::channel();
+            if close.send(done_tx).is_ok() {
+                let _ = done_rx.await;
+            }
+        }
+        if self.inner.session.user_id.is_some() {
+            let fkey = self.inner.session.fkey().await?;
+            self.inner
+                .session
+                .post_form(
+                    &self.url(&format!("/chats/leave/{}", self.id())),
+                    &[("quiet", "true"), ("fkey", &fkey)],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Ids of delivered events (bounded).
+#[derive(Debug, Default)]
+struct Seen {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl Seen {
+    fn insert(&mut self, id: u64) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > 20_000
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
+enum End {
+    Closed(oneshot::Sender<()>),
+    Lost(String),
+    Fatal(Error),
+}
+
+struct Socket {
+    room: Arc<RoomInner>,
+    tx: mpsc::UnboundedSender<Result<Event, Error>>,
+    close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    seen: Seen,
+    last_event: Option<u64>,
+    reconnects: u32,
+    rng: u64,
+}
+
+impl Socket {
+    fn random(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        #[allow(clippy::cast_precision_loss)]
+        let r = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
+        r
+    }
+
+    fn emit(&self, item: Result<Event, Error>) {
+        let _ = self.tx.send(item);
+    }
+
+    /// Delivers room events once, in order, filtered to this room (invitations name another
+    /// room and are kept); acknowledges pings.
+    fn deliver(&mut self, events: Vec<Result<EventData, (Value, String)>>, gap_fill: bool) {
+        let room_id = self.room.room_id;
+        for item in events {
+            let data = match item {
+                Ok(d) => d,
+                Err((raw, why)) => {
+                    self.emit(Err(Error::decode("a room event", why, &raw.to_string())));
+                    continue;
+                }
+            };
+            if data.event_type != 17 && data.room_id.is_some_and(|r| r != room_id) {
+                continue;
+            }
+            if let Some(id) = data.id {
+                if gap_fill && self.last_event.is_some_and(|last| id <= last) {
+                    continue;
+                }
+                if !self.seen.insert(id) {
+                    continue;
+                }
+                self.last_event = Some(self.last_event.map_or(id, |l| l.max(id)));
+            }
+            if matches!(data.event_type, 8 | 18)
+                && self.room.session.options.ack_pings
+                && self.room.session.user_id.is_some()
+                && let Some(message_id) = data.message_id
+            {
+                {
+                    let session = Arc::clone(&self.room.session);
+                    tokio::spawn(async move {
+                        let id = message_id.to_string();
+                        if let Ok(fkey) = session.fkey().await {
+                            let _ = session
+                                .post_form(
+                                    &session.chat_url("/messages/ack"),
+                                    &[("id", &id), ("fkey", &fkey)],
+                                )
+                                .await;
+                        }
+                    });
+                }
+            }
+            self.emit(Ok(Event::from_data(data)));
+        }
+    }
+
+    fn note_counter(&self, counter: Option<u64>) {
+        if let Some(t) = counter {
+            self.room.counter.fetch_max(t, Ordering::Relaxed);
+        }
+    }
+
+    async fn run(mut self) {
+        let room_id = self.room.room_id;
+        let policy = self.room.session.options.reconnect.clone();
+        let mut attempt = 0u32;
+        let reason = loop {
+            let end = match self.connect().await {
+                Ok(ws) => {
+                    attempt = 0;
+                    self.session(ws).await
+                }
+                Err(e) if !e.is_retryable() => End::Fatal(e),
+                Err(e) => End::Lost(e.to_string()),
+            };
+            match end {
+                End::Closed(done) => {
+                    self.emit(Ok(Event::Disconnected(Disconnected {
+                        room_id,
+                        reason: "closed by the client".into(),
+                    })));
+                    let _ = done.send(());
+                    return;
+                }
+                End::Fatal(e) => {
+                    let reason = e.to_string();
+                    self.emit(Err(e));
+                    break reason;
+                }
+                End::Lost(reason) => {
+                    attempt += 1;
+                    if policy.max_attempts.is_some_and(|m| attempt > m) {
+                        break format!("gave up after {} attempts: {reason}", attempt - 1);
+                    }
+                    let r = self.random();
+                    let delay = policy.delay(attempt, r);
+                    self.emit(Ok(Event::Reconnecting(Reconnecting {
+                        room_id,
+                        attempt,
+                        delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        reason,
+                    })));
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        done = self.close.recv() => {
+                            self.emit(Ok(Event::Disconnected(Disconnected { room_id, reason: "closed by the client".into() })));
+                            if let Some(done) = done {
+                                let _ = done.send(());
+                            }
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        self.emit(Ok(Event::Disconnected(Disconnected { room_id, reason })));
+    }
+
+    /// ws-auth, the socket (resuming from the last counter), and after a reconnect a gap fill
+    /// from the room's recent messages.
+    async fn connect(&mut self) -> Result<transport::Ws, Error> {
+        let session = Arc::clone(&self.room.session);
+        let room_id = self.room.room_id;
+        let fkey = session.fkey().await?;
+        let auth_url = session.chat_url("/ws-auth");
+        let resp = session
+            .post_form(
+                &auth_url,
+                &[("roomid", &room_id.to_string()), ("fkey", &fkey)],
+            )
+            .await?;
+        if resp.status != 200 {
+            return Err(Error::Http {
+                method: "POST",
+                url: auth_url,
+                status: resp.status,
+                body: truncate(&resp.text(), 512),
+            });
+        }
+        let v: Value = serde_json::from_slice(&resp.body)
+            .map_err(|e| Error::decode("the ws-auth answer", e.to_string(), &resp.text()))?;
+        let url = v
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::decode("the ws-auth answer", "no url", &resp.text()))?;
+        let since = self.room.counter.load(Ordering::Relaxed);
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let ws_url = session.server.physical(&format!("{url}{sep}l={since}"));
+        let ws = transport::ws_connect(
+            &ws_url,
+            &session.server.chat,
+            &session.options.user_agent,
+            session.options.timing.connect_timeout,
+        )
+        .await?;
+        self.emit(Ok(Event::Connected(Connected {
+            room_id,
+            since,
+            reconnect: self.reconnects,
+        })));
+        if self.reconnects > 0 {
+            // Messages posted while the socket was down (the socket's replay from `l` covers
+            // the rest); delivered once each, oldest first, before anything newer.
+            match room_events(&session, room_id).await {
+                Ok(frame) => self.deliver(frame.events, true),
+                Err(e) => tracing::warn!(error = %e, "gap fill failed"),
+            }
+        }
+        self.reconnects += 1;
+        Ok(ws)
+    }
+
+    async fn session(&mut self, mut ws: transport::Ws) -> End {
+        let timing = self.room.session.options.timing.clone();
+        let refresh_at = timing.refresh_every.map(|d| Instant::now() + d);
+        loop {
+            let silence = tokio::time::sleep(timing.silence_timeout);
+            let refresh = async {
+                match refresh_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = ws.next() => match msg {
+                    Some(Ok(WsMessage::Text(t))) => self.on_text(t.as_str()),
+                    Some(Ok(WsMessage::Binary(b))) => self.on_text(&String::from_utf8_lossy(&b)),
+                    Some(Ok(WsMessage::Close(f))) => {
+                        let code = f.map_or_else(|| "none".to_owned(), |f| u16::from(f.code).to_string());
+                        return End::Lost(format!("the server closed the socket (code {code})"));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "event socket failed");
+                        return End::Lost("connection lost".into());
+                    }
+                    None => return End::Lost("connection lost".into()),
+                },
+                () = silence => return End::Lost(format!("silent for {:?}", timing.silence_timeout)),
+                () = refresh => return End::Lost("periodic refresh".into()),
+                done = self.close.recv() => {
+                    let Some(done) = done else { return End::Lost("closed".into()) };
+                    self.close_handshake(&mut ws).await;
+                    return End::Closed(done);
+                }
+            }
+        }
+    }
+
+    fn on_text(&mut self, text: &str) {
+        match proto::parse_frame(text, self.room.room_id) {
+            Ok(Some(frame)) => {
+                self.note_counter(frame.counter);
+                self.deliver(frame.events, false);
+            }
+            Ok(None) => {}
+            Err(why) => self.emit(Err(Error::decode("an event frame", why, text))),
+        }
+    }
+
+    /// Closes and keeps delivering until the server's close (nothing it sent first is lost).
+    async fn close_handshake(&mut self, ws: &mut transport::Ws) {
+        let _ = ws.send(WsMessage::Close(None)).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            match msg {
+                WsMessage::Text(t) => self.on_text(t.as_str()),
+                WsMessage::Close(_) => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Anonymous reading: `POST /events` with the last counter, every poll interval.
+async fn poll_loop(
+    session: Arc<Session>,
+    room_id: u64,
+    mut counter: u64,
+    tx: mpsc::UnboundedSender<Result<Event, Error>>,
+) {
+    let timing = session.options.timing.clone();
+    let _ = tx.send(Ok(Event::Connected(Connected {
+        room_id,
+        since: counter,
+        reconnect: 0,
+    })));
+    let mut seen = Seen::default();
+    let mut failures = 0u32;
+    let reason = loop {
+        let wait = if failures == 0 {
+            timing.poll_interval
+        } else {
+            timing.poll_failure_backoff * failures
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = tx.closed() => return,
+        }
+        let result = async {
+            let fkey = session.fkey().await?;
+            let key = format!("r{room_id}");
+            let since = counter.to_string();
+            let resp = session
+                .post_form(
+                    &session.chat_url("/events"),
+                    &[(&key, &since), ("fkey", &fkey)],
+                )
+                .await?;
+            if resp.status != 200 {
+                return Err(Error::Http {
+                    method: "POST",
+                    url: session.chat_url("/events"),
+                    status: resp.status,
+                    body: truncate(&resp.text(), 512),
+                });
+            }
+            proto::parse_frame(&resp.text(), room_id)
+                .map_err(|why| Error::decode("a poll answer", why, &resp.text()))
+        }
+        .await;
+        match result {
+            Ok(frame) => {
+                failures = 0;
+                let Some(frame) = frame else { continue };
+                if let Some(t) = frame.counter {
+                    counter = counter.max(t);
+                }
+                for item in frame.events {
+                    match item {
+                        Ok(d) if d.event_type != 17 && d.room_id.is_some_and(|r| r != room_id) => {}
+                        Ok(d) if d.id.is_some_and(|id| !seen.insert(id)) => {}
+                        Ok(d) => {
+                            let _ = tx.send(Ok(Event::from_data(d)));
+                        }
+                        Err((raw, why)) => {
+                            let _ =
+                                tx.send(Err(Error::decode("a room event", why, &raw.to_string())));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                let fatal = failures > timing.poll_retries;
+                let text = e.to_string();
+                let _ = tx.send(Err(e));
+                if fatal {
+                    break format!("gave up after {failures} failed polls: {text}");
+                }
+            }
+        }
+    };
+    let _ = tx.send(Ok(Event::Disconnected(Disconnected { room_id, reason })));
+}

@@ -1,0 +1,249 @@
+//! Room events, the callback trait generated from the same table, and the mapping to
+//! chatwire-core's normalised events.
+
+use std::future::Future;
+
+use chatwire_core::{Author, ChannelRef, ChatEvent, ChatMessage, Platform};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::{Connected, Disconnected, EventData, Reconnecting, Unknown};
+use crate::{Error, Room};
+
+/// What handler methods receive besides the event: the room, to answer with.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The room the event came from.
+    pub room: Room,
+}
+
+macro_rules! events {
+    ($( $(#[$doc:meta])* $variant:ident($payload:ty) = $code:literal => $method:ident, $name:literal; )*) => {
+        /// Everything a room reports, in arrival order.
+        ///
+        /// Serialised as `{"type": "<snake_case name>", ...payload}`. Unknown event types are
+        /// kept whole and reachable through [`Event::kind`] and [`Event::raw`].
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        #[non_exhaustive]
+        pub enum Event {
+            /// The socket is open (first connection and every reconnect).
+            Connected(Connected),
+            /// The socket was lost and will be reopened.
+            Reconnecting(Reconnecting),
+            /// The stream stopped for good; it ends after this.
+            Disconnected(Disconnected),
+            $( $(#[$doc])* $variant($payload), )*
+            #[doc(hidden)]
+            Unknown(Unknown),
+        }
+
+        /// Callbacks: one method per event type, each a no-op by default.
+        ///
+        /// Run them with [`Room::run`]; events are dispatched one at a time, in order.
+        pub trait Handler: Send + Sync {
+            /// Called for every event before its specific method.
+            fn on_event(&self, ctx: &Context, event: &Event) -> impl Future<Output = ()> + Send {
+                let _ = (ctx, event);
+                async {}
+            }
+            /// Called for every error the stream yields.
+            fn on_error(&self, ctx: &Context, error: &Error) -> impl Future<Output = ()> + Send {
+                let _ = (ctx, error);
+                async {}
+            }
+            /// Called for [`Event::Connected`].
+            fn on_connect(&self, ctx: &Context, event: &Connected) -> impl Future<Output = ()> + Send {
+                let _ = (ctx, event);
+                async {}
+            }
+            /// Called for [`Event::Reconnecting`].
+            fn on_reconnecting(&self, ctx: &Context, event: &Reconnecting) -> impl Future<Output = ()> + Send {
+                let _ = (ctx, event);
+                async {}
+            }
+            /// Called for [`Event::Disconnected`].
+            fn on_disconnect(&self, ctx: &Context, event: &Disconnected) -> impl Future<Output = ()> + Send {
+                let _ = (ctx, event);
+                async {}
+            }
+            $(
+                #[doc = concat!("Called for [`Event::", stringify!($variant), "`].")]
+                fn $method(&self, ctx: &Context, event: &$payload) -> impl Future<Output = ()> + Send {
+                    let _ = (ctx, event);
+                    async {}
+                }
+            )*
+        }
+
+        impl Event {
+            /// The event from its wire data (unknown types become the hidden fallback).
+            pub(crate) fn from_data(data: EventData) -> Self {
+                match data.event_type {
+                    $( $code => Self::$variant(data), )*
+                    other => Self::Unknown(Unknown { kind: format!("event_type:{other}"), raw: data.raw }),
+                }
+            }
+
+            /// The serialised `type` (`"message_posted"`, ...), or `event_type:N` for unknown
+            /// types.
+            pub fn kind(&self) -> &str {
+                match self {
+                    Self::Connected(_) => "connected",
+                    Self::Reconnecting(_) => "reconnecting",
+                    Self::Disconnected(_) => "disconnected",
+                    $( Self::$variant(_) => $name, )*
+                    Self::Unknown(u) => &u.kind,
+                }
+            }
+
+            /// The room event's data (`None` for lifecycle events and unknown types).
+            pub fn data(&self) -> Option<&EventData> {
+                match self {
+                    $( Self::$variant(d) => Some(d), )*
+                    _ => None,
+                }
+            }
+
+            /// Calls the handler's `on_event`, then the method for this event.
+            pub async fn dispatch<H: Handler + ?Sized>(&self, ctx: &Context, handler: &H) {
+                handler.on_event(ctx, self).await;
+                match self {
+                    Self::Connected(e) => handler.on_connect(ctx, e).await,
+                    Self::Reconnecting(e) => handler.on_reconnecting(ctx, e).await,
+                    Self::Disconnected(e) => handler.on_disconnect(ctx, e).await,
+                    $( Self::$variant(e) => handler.$method(ctx, e).await, )*
+                    Self::Unknown(_) => {}
+                }
+            }
+        }
+    };
+}
+
+events! {
+    /// 1: a new message.
+    MessagePosted(EventData) = 1 => on_message, "message_posted";
+    /// 2: a message was edited.
+    MessageEdited(EventData) = 2 => on_edit, "message_edited";
+    /// 3: someone entered the room.
+    UserEntered(EventData) = 3 => on_user_entered, "user_entered";
+    /// 4: someone left the room.
+    UserLeft(EventData) = 4 => on_user_left, "user_left";
+    /// 5: the room's name, description or tags changed (`content` = `name / description`).
+    RoomNameChanged(EventData) = 5 => on_room_name_changed, "room_name_changed";
+    /// 6: a message's stars or pins changed (the starrer is not revealed).
+    MessageStarred(EventData) = 6 => on_star, "message_starred";
+    /// 7: an internal debug message.
+    DebugMessage(EventData) = 7 => on_debug_message, "debug_message";
+    /// 8: this account was @-pinged (comes with the message's own 1 or 2).
+    UserMentioned(EventData) = 8 => on_mention, "user_mentioned";
+    /// 9: a message was flagged (10k+ users see these).
+    MessageFlagged(EventData) = 9 => on_flag, "message_flagged";
+    /// 10: a message was deleted.
+    MessageDeleted(EventData) = 10 => on_delete, "message_deleted";
+    /// 11: a file was added (legacy).
+    FileAdded(EventData) = 11 => on_file_added, "file_added";
+    /// 12: a moderator flag (moderators only).
+    ModeratorFlag(EventData) = 12 => on_moderator_flag, "moderator_flag";
+    /// 13: this account's settings changed.
+    UserSettingsChanged(EventData) = 13 => on_user_settings_changed, "user_settings_changed";
+    /// 14: a network-wide notification.
+    GlobalNotification(EventData) = 14 => on_global_notification, "global_notification";
+    /// 15: someone's access changed ([`EventData::access_level`]).
+    AccessLevelChanged(EventData) = 15 => on_access_level_changed, "access_level_changed";
+    /// 16: a notification for this account (access request, kick, ...).
+    UserNotification(EventData) = 16 => on_user_notification, "user_notification";
+    /// 17: an invitation; the room fields name the room you are invited to.
+    Invitation(EventData) = 17 => on_invitation, "invitation";
+    /// 18: a reply to one of this account's messages (comes with the message's 1).
+    MessageReply(EventData) = 18 => on_reply, "message_reply";
+    /// 19: a message was moved out of the room.
+    MessageMovedOut(EventData) = 19 => on_moved_out, "message_moved_out";
+    /// 20: a message was moved into the room.
+    MessageMovedIn(EventData) = 20 => on_moved_in, "message_moved_in";
+    /// 21: the room was put in timeout.
+    TimeBreak(EventData) = 21 => on_time_break, "time_break";
+    /// 22: a feed ticker item.
+    FeedTicker(EventData) = 22 => on_feed_ticker, "feed_ticker";
+    /// 29: this account was suspended from chat, or the suspension ended
+    /// ([`EventData::suspension`]).
+    UserSuspended(EventData) = 29 => on_user_suspended, "user_suspended";
+    /// 30: accounts were merged.
+    UserMerged(EventData) = 30 => on_user_merged, "user_merged";
+    /// 34: a user's name or avatar changed.
+    UserNameOrAvatarChanged(EventData) = 34 => on_user_name_or_avatar_changed, "user_name_or_avatar_changed";
+}
+
+impl Event {
+    /// The event as received (`Null` for lifecycle events).
+    pub fn raw(&self) -> &Value {
+        static NULL: Value = Value::Null;
+        match self {
+            Self::Unknown(u) => &u.raw,
+            other => other.data().map_or(&NULL, EventData::raw),
+        }
+    }
+
+    /// The normalised form (`None` for events without one; mentions and replies are `None`
+    /// because their message also arrives as a posted or edited event).
+    pub fn to_core(&self) -> Option<ChatEvent> {
+        let room = |d: &EventData| {
+            let r = ChannelRef::group(d.room_id.map(|r| r.to_string()).unwrap_or_default());
+            match &d.room_name {
+                Some(n) => r.with_name(n.clone()),
+                None => r,
+            }
+        };
+        Some(match self {
+            Self::MessagePosted(d) | Self::MessageMovedIn(d) => {
+                ChatEvent::Message(core_message(d)?)
+            }
+            Self::MessageEdited(d) => ChatEvent::MessageEdited(core_message(d)?),
+            Self::MessageDeleted(d) | Self::MessageMovedOut(d) => ChatEvent::MessageDeleted {
+                platform: Platform::StackExchange,
+                channel: room(d),
+                message_id: d.message_id?.to_string(),
+            },
+            Self::Connected(c) => ChatEvent::Connected {
+                platform: Platform::StackExchange,
+                channel: ChannelRef::group(c.room_id.to_string()),
+            },
+            Self::Reconnecting(r) => ChatEvent::Reconnecting {
+                platform: Platform::StackExchange,
+                channel: ChannelRef::group(r.room_id.to_string()),
+                attempt: r.attempt,
+                delay: std::time::Duration::from_millis(r.delay_ms),
+            },
+            Self::Disconnected(d) => ChatEvent::Disconnected {
+                platform: Platform::StackExchange,
+                channel: ChannelRef::group(d.room_id.to_string()),
+                reason: Some(d.reason.clone()),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A message event in chatwire-core's shape (room id as channel, message id as id, the
+/// decoded text).
+pub fn core_message(d: &EventData) -> Option<ChatMessage> {
+    let mut channel = ChannelRef::group(d.room_id?.to_string());
+    if let Some(n) = &d.room_name {
+        channel = channel.with_name(n.clone());
+    }
+    let author = Author::new(
+        d.user_id.map(|u| u.to_string()).unwrap_or_default(),
+        d.user_name.clone(),
+    );
+    let mut m = ChatMessage::new(
+        Platform::StackExchange,
+        channel,
+        author,
+        d.text.clone().unwrap_or_default(),
+    )
+    .with_id(d.message_id?.to_string());
+    if let Some(t) = d.time() {
+        m = m.with_timestamp(t);
+    }
+    Some(m)
+}

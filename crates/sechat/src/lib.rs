@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod config;
+mod credentials;
+mod error;
+mod event;
+pub mod model;
+mod proto;
+mod session;
+mod transport;
+
+pub use chatwire_core;
+pub use client::{ChatClient, Events, Profile, Room};
+pub use config::{Options, RateLimitPolicy, ReconnectPolicy, Server, Timing};
+pub use credentials::Credentials;
+pub use error::{Error, LoginError};
+pub use event::{Context, Event, Handler, core_message};
+pub use model::{EventData, SendResult};

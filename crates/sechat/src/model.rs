@@ -1,0 +1,181 @@
+//! The typed data of room events.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One room event as the server sends it (`event_type`, ids, room, user, message, counters).
+/// Every field is optional on the wire; counters default to 0 (the server omits zeroes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct EventData {
+    /// The wire `event_type`.
+    pub event_type: i64,
+    /// The event id (`id`): a server-wide counter.
+    pub id: Option<u64>,
+    /// Unix seconds.
+    pub time_stamp: Option<i64>,
+    /// The room (for an invitation, the room you are invited to).
+    pub room_id: Option<u64>,
+    /// The room's name.
+    pub room_name: Option<String>,
+    /// Who acted (negative for system accounts: -2 is "Feeds").
+    pub user_id: Option<i64>,
+    /// Their name.
+    pub user_name: Option<String>,
+    /// Who is concerned: the pinged account, the affected user, the original author.
+    pub target_user_id: Option<i64>,
+    /// The message (what you reply to, edit, star).
+    pub message_id: Option<u64>,
+    /// The message replied to.
+    pub parent_id: Option<u64>,
+    /// Whether the reply shows its parent.
+    pub show_parent: bool,
+    /// The rendered HTML, as sent.
+    pub content: Option<String>,
+    /// The content as plain text (tags dropped, `<br>` as newlines, entities decoded).
+    pub text: Option<String>,
+    /// Times edited.
+    pub message_edits: u64,
+    /// Stars.
+    pub message_stars: u64,
+    /// Owner stars (pins).
+    pub message_owner_stars: u64,
+    /// Moved between rooms.
+    pub moved: bool,
+    #[serde(skip)]
+    pub(crate) raw: Value,
+}
+
+impl EventData {
+    /// The event exactly as received.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    /// The time as a date.
+    pub fn time(&self) -> Option<time::OffsetDateTime> {
+        time::OffsetDateTime::from_unix_timestamp(self.time_stamp?).ok()
+    }
+
+    /// For access changes (15): what the content says, for example `read-write`,
+    /// `read-only`, `owner`, `request`, or `kicked` / `kick expired` for `priv N
+    /// created/deleted`.
+    pub fn access_level(&self) -> Option<String> {
+        let c = self.content.as_deref()?;
+        if let Some(level) = c.strip_prefix("Access now ") {
+            return Some(level.trim().to_owned());
+        }
+        if c.starts_with("priv ") && c.ends_with(" created") {
+            return Some("kicked".into());
+        }
+        if c.starts_with("priv ") && c.ends_with(" deleted") {
+            return Some("kick expired".into());
+        }
+        None
+    }
+
+    /// For suspensions (29): the parsed content `"<code> <json>"`.
+    pub fn suspension(&self) -> Option<Suspension> {
+        let c = self.content.as_deref()?;
+        let (code, json) = c.split_once(' ')?;
+        let code: i64 = code.trim().parse().ok()?;
+        let v: Value = serde_json::from_str(json).ok()?;
+        Some(Suspension {
+            code,
+            old: v.get("old").and_then(Value::as_i64),
+            new: v.get("new").and_then(Value::as_i64),
+        })
+    }
+}
+
+/// A chat suspension notice: code 4 adds one (until `new`), code 5 lifts one (`old`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Suspension {
+    /// 4 = added, 5 = removed (as far as is known).
+    pub code: i64,
+    /// The previous expiry, Unix seconds.
+    pub old: Option<i64>,
+    /// The new expiry, Unix seconds.
+    pub new: Option<i64>,
+}
+
+impl Suspension {
+    /// When the suspension ends, for an added one.
+    pub fn until(&self) -> Option<i64> {
+        if self.code == 4 { self.new } else { None }
+    }
+}
+
+/// The event socket is open and following the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Connected {
+    /// The room.
+    pub room_id: u64,
+    /// The event counter the socket resumed from (`l`).
+    pub since: u64,
+    /// 0 on the first connection, then the number of reconnects.
+    pub reconnect: u32,
+}
+
+/// The socket was lost; the client reconnects after `delay_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Reconnecting {
+    /// The room.
+    pub room_id: u64,
+    /// 1, 2, 3, ...
+    pub attempt: u32,
+    /// Milliseconds.
+    pub delay_ms: u64,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// The event stream stopped for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Disconnected {
+    /// The room.
+    pub room_id: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// An event type this version does not know, kept whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Unknown {
+    /// `event_type:N`.
+    pub kind: String,
+    /// The event.
+    pub raw: Value,
+}
+
+/// What [`Room::send`](crate::Room::send) achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SendResult {
+    /// Posted.
+    Sent {
+        /// The new message's id.
+        message_id: u64,
+        /// Unix seconds.
+        time: Option<i64>,
+    },
+    /// The server silently dropped it as a duplicate of the previous message (it answers
+    /// `{"id": null}`). Change the text to send it.
+    Duplicate,
+}
+
+impl SendResult {
+    /// The message id, when posted.
+    pub fn message_id(self) -> Option<u64> {
+        match self {
+            Self::Sent { message_id, .. } => Some(message_id),
+            Self::Duplicate => None,
+        }
+    }
+}
