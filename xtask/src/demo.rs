@@ -120,20 +120,19 @@ mod sechat {
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let feed = tokio::spawn(async move {
             let mut kinds = Vec::new();
-            let show =
-                |item: Result<Event, ::sechat::Error>, kinds: &mut Vec<String>| match item {
-                    Ok(e) => {
-                        if let Some(core) = e.to_core() {
-                            let _ = registry.register_event(&core);
-                        }
-                        kinds.push(e.kind().to_owned());
-                        println!("  [sechat] {}", line(&e));
+            let show = |item: Result<Event, ::sechat::Error>, kinds: &mut Vec<String>| match item {
+                Ok(e) => {
+                    if let Some(core) = e.to_core() {
+                        let _ = registry.register_event(&core);
                     }
-                    Err(e) => {
-                        kinds.push("error".into());
-                        println!("  [sechat] ! {e}");
-                    }
-                };
+                    kinds.push(e.kind().to_owned());
+                    println!("  [sechat] {}", line(&e));
+                }
+                Err(e) => {
+                    kinds.push("error".into());
+                    println!("  [sechat] ! {e}");
+                }
+            };
             loop {
                 tokio::select! {
                     biased;
