@@ -104,7 +104,7 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
                             .iter()
                             .map(|k| {
                                 format!(
-                                    "{}@{}",
+                                    "{} for {}",
                                     k["name"].as_str().unwrap(),
                                     k["domain"].as_str().unwrap()
                                 )
