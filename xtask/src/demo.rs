@@ -47,7 +47,155 @@ const PLATFORMS: &[Platform] = &[
         name: "sechat",
         play: |server, registry| Box::pin(sechat::play(server, registry)),
     },
+    Platform {
+        name: "livekit",
+        play: |server, registry| Box::pin(livekit::play(server, registry)),
+    },
 ];
+
+/// `LiveKit` has no server to replay: its sessions are participants chatting through the
+/// crate's wire-accurate in-memory room (real `DataPacket` bytes, server-like routing). The
+/// fixture's actions drive the participants; the replay server only hands them out.
+mod livekit {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use chat_replay::ReplayServer;
+    use chat_streams::Registry;
+    use livekit_chat::{
+        ChatManager, ChatMessage, ChatOptions, Event, Events, InMemoryRoom, Participant,
+        RoomOptions, SendMode,
+    };
+
+    struct Member {
+        identity: String,
+        chat: ChatManager<Participant>,
+        events: Events,
+    }
+
+    fn line(at: &str, e: &Event) -> String {
+        let m = e.message();
+        let from = m.participant.as_deref().unwrap_or("(server)");
+        match e {
+            Event::Received(_) => format!("{at} ← {from}: {} [{:?}]", m.text(), m.format),
+            Event::Edited(_) => format!("{at} sees {from} edit: {}", m.text()),
+            Event::Deleted(_) => format!("{at} sees {from} delete {}", m.id),
+            _ => format!("{at}: {} event", e.kind()),
+        }
+    }
+
+    pub(super) async fn play(
+        server: Arc<ReplayServer>,
+        registry: Arc<Registry>,
+    ) -> Result<Vec<String>, String> {
+        let c = server.fixture().header.config.clone();
+        let room_name = c["room"]["name"].as_str().unwrap_or("demo-room").to_owned();
+        let mut room_options = RoomOptions::default();
+        if let Some(v) = c["room"]["server_version"].as_str() {
+            room_options = room_options.with_server_version(v);
+        }
+        let room = InMemoryRoom::new(room_options);
+        let mut members = Vec::new();
+        for p in c["participants"]
+            .as_array()
+            .ok_or("config.participants is required")?
+        {
+            let identity = p["identity"]
+                .as_str()
+                .ok_or("a participant needs an identity")?;
+            let mode = match p["mode"].as_str() {
+                Some("legacy_only") => SendMode::LegacyOnly,
+                Some("streams_only") => SendMode::StreamsOnly,
+                _ => SendMode::Compatible,
+            };
+            let options = ChatOptions::default()
+                .with_mode(mode)
+                .with_room_name(room_name.clone());
+            let chat = ChatManager::new(room.join(identity), options);
+            let events = chat.subscribe();
+            println!("  [livekit] {identity} joined {room_name} ({mode:?})");
+            members.push(Member {
+                identity: identity.to_owned(),
+                chat,
+                events,
+            });
+        }
+        let mut labels: HashMap<String, ChatMessage> = HashMap::new();
+        let mut kinds = Vec::new();
+        let mut actions = server.take_actions().ok_or("actions already taken")?;
+        while let Some(action) = actions.next().await {
+            let a = &action.args;
+            let text = a["text"].as_str().unwrap_or_default();
+            let label = a["label"].as_str().unwrap_or_default();
+            let Some(member) = a["from"]
+                .as_str()
+                .and_then(|f| members.iter().find(|m| m.identity == f))
+            else {
+                // History dumps and raw injections are test-only; the demo shows chat.
+                continue;
+            };
+            let sent = match action.name.as_str() {
+                "send" => {
+                    let to: Vec<String> = a["to"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect();
+                    if !to.is_empty() {
+                        println!(
+                            "  [livekit] {} → {} (direct)",
+                            member.identity,
+                            to.join(", ")
+                        );
+                    }
+                    member.chat.send_to(text, to).await
+                }
+                "edit" | "delete" => {
+                    let original = labels.get(label).ok_or("unknown label")?;
+                    let mut m = original.clone();
+                    if action.name == "edit" {
+                        m.message = Some(text.to_owned());
+                        member.chat.update_message(&m).await
+                    } else {
+                        member.chat.delete_message(&m).await
+                    }
+                }
+                _ => continue,
+            };
+            match sent {
+                Ok(m) if !label.is_empty() => {
+                    labels.insert(label.to_owned(), m);
+                }
+                Ok(_) => {}
+                Err(e) => println!(
+                    "  [livekit] {} could not {}: {e}",
+                    member.identity, action.name
+                ),
+            }
+            room.settled().await;
+            for m in &mut members {
+                while let Some(item) = m.events.try_next() {
+                    match item {
+                        Ok(e) => {
+                            let _ = registry.register_event(&e.to_core(&room_name));
+                            kinds.push(e.kind().to_owned());
+                            println!("  [livekit] {}", line(&m.identity, &e));
+                        }
+                        Err(e) => {
+                            kinds.push("error".into());
+                            println!("  [livekit] {} ! {e}", m.identity);
+                        }
+                    }
+                }
+            }
+        }
+        for m in &members {
+            m.chat.close();
+        }
+        Ok(kinds)
+    }
+}
 
 mod sechat {
     use std::sync::Arc;

@@ -1,0 +1,750 @@
+//! [`ChatManager`]: sending in every format, receiving all of them, one history.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::StreamExt as _;
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::event::{Event, Handler};
+use crate::message::{ChatMessage, Format, IdStyle, now_ms};
+use crate::proto::{CHAT_TOPIC, CHAT_UPDATE_TOPIC, STREAM_TOPIC};
+use crate::transport::{
+    OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport, TransportEvent,
+};
+
+/// Which formats a manager sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SendMode {
+    /// Like components-js and Android: a text stream on `lk.chat`, then a legacy JSON copy on
+    /// `lk-chat-topic` with the same id and `ignoreLegacy` set when the server forwards
+    /// streams; edits also go to `lk-chat-update-topic` for Python peers.
+    #[default]
+    Compatible,
+    /// Legacy JSON only, exactly as the Python `ChatManager` sends (for Python peers and old
+    /// servers).
+    LegacyOnly,
+    /// Text streams only.
+    StreamsOnly,
+}
+
+/// How a [`ChatManager`] behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChatOptions {
+    /// Which formats to send.
+    pub mode: SendMode,
+    /// Ids of legacy-only messages (streams always use UUIDs: the stream id is the message
+    /// id). Default: base62, like the Python SDK.
+    pub legacy_id_style: IdStyle,
+    /// The largest legacy JSON payload sent (old Android refused more than ~15 KB). Longer
+    /// messages go as streams only, or fail in [`SendMode::LegacyOnly`].
+    pub legacy_max_bytes: usize,
+    /// The largest text sent as a stream.
+    pub stream_max_bytes: usize,
+    /// Also send the protobuf `ChatMessage` (read by `RoomEvent::ChatMessage` listeners).
+    pub send_proto: bool,
+    /// Read the protobuf `ChatMessage`.
+    pub receive_proto: bool,
+    /// Messages kept in the history.
+    pub history_capacity: usize,
+    /// Emit this participant's own sent messages as events too (components-js's local echo).
+    pub echo_local: bool,
+    /// The room's name (the channel of normalised events).
+    pub room_name: String,
+}
+
+impl Default for ChatOptions {
+    fn default() -> Self {
+        Self {
+            mode: SendMode::Compatible,
+            legacy_id_style: IdStyle::Base62,
+            legacy_max_bytes: 15_000,
+            stream_max_bytes: 1 << 20,
+            send_proto: false,
+            receive_proto: true,
+            history_capacity: 10_000,
+            echo_local: false,
+            room_name: "room".into(),
+        }
+    }
+}
+
+impl ChatOptions {
+    /// Sets the send mode.
+    #[must_use]
+    pub fn with_mode(mut self, mode: SendMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the room name.
+    #[must_use]
+    pub fn with_room_name(mut self, name: impl Into<String>) -> Self {
+        self.room_name = name.into();
+        self
+    }
+
+    /// Emits own messages too.
+    #[must_use]
+    pub fn with_echo_local(mut self, echo: bool) -> Self {
+        self.echo_local = echo;
+        self
+    }
+}
+
+/// Where the history can be kept (a database, a file): called for every message and change.
+pub trait ChatStore: Send + Sync {
+    /// A message was added, edited or deleted (`message` is its current state).
+    fn save(&self, message: &ChatMessage);
+    /// Messages to start the history with.
+    fn load(&self) -> Vec<ChatMessage> {
+        Vec::new()
+    }
+}
+
+/// A [`ChatStore`] in memory (tests, demos).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    saved: Mutex<Vec<ChatMessage>>,
+}
+
+impl MemoryStore {
+    /// Everything saved, in order.
+    pub fn saved(&self) -> Vec<ChatMessage> {
+        lock(&self.saved).clone()
+    }
+}
+
+impl ChatStore for MemoryStore {
+    fn save(&self, message: &ChatMessage) {
+        lock(&self.saved).push(message.clone());
+    }
+
+    fn load(&self) -> Vec<ChatMessage> {
+        let mut latest: Vec<ChatMessage> = Vec::new();
+        for m in lock(&self.saved).iter() {
+            match latest
+                .iter_mut()
+                .find(|x| x.id == m.id && x.participant == m.participant)
+            {
+                Some(x) => *x = m.clone(),
+                None => latest.push(m.clone()),
+            }
+        }
+        latest
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The messages of the room, keyed by (sender, id), edits and deletes applied.
+#[derive(Debug, Default)]
+struct History {
+    entries: HashMap<(String, String), (ChatMessage, i32)>,
+    order: VecDeque<(String, String)>,
+}
+
+impl History {
+    fn key(m: &ChatMessage) -> (String, String) {
+        (m.participant.clone().unwrap_or_default(), m.id.clone())
+    }
+
+    fn insert(&mut self, m: ChatMessage, version: i32, capacity: usize) {
+        let key = Self::key(&m);
+        if self.entries.insert(key.clone(), (m, version)).is_none() {
+            self.order.push_back(key);
+            while self.order.len() > capacity.max(1) {
+                if let Some(old) = self.order.pop_front() {
+                    self.entries.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn list(&self) -> Vec<ChatMessage> {
+        self.order
+            .iter()
+            .filter_map(|k| self.entries.get(k).map(|(m, _)| m.clone()))
+            .collect()
+    }
+}
+
+/// What an incoming packet asks for.
+#[derive(Clone, Copy)]
+enum Change {
+    /// New, or a new version of the same id (components-js edits by re-sending the id).
+    Upsert,
+    /// Explicitly an update (Python's update topic, a stream `UPDATE`, a protobuf edit).
+    Update,
+    /// A deletion.
+    Delete,
+}
+
+struct Inner<T: Transport> {
+    transport: T,
+    options: ChatOptions,
+    history: Mutex<History>,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Result<Event, Error>>>>,
+    store: Option<Arc<dyn ChatStore>>,
+    closed: AtomicBool,
+}
+
+/// The chat of one participant over a [`Transport`]. Cheap to clone.
+pub struct ChatManager<T: Transport> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T: Transport> Clone for ChatManager<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: Transport> std::fmt::Debug for ChatManager<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatManager")
+            .field("identity", &self.inner.transport.local_identity())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The chat events of a manager, in arrival order. Undecodable packets are yielded as `Err`
+/// and the stream goes on.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<Result<Event, Error>>,
+}
+
+impl Events {
+    /// The next event; `None` after [`ChatManager::close`]. Cancel-safe.
+    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is already queued.
+    pub fn try_next(&mut self) -> Option<Result<Event, Error>> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Stream for Events {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl<T: Transport> ChatManager<T> {
+    /// Starts the chat over `transport` (spawns the receiving task on the current tokio
+    /// runtime).
+    pub fn new(transport: T, options: ChatOptions) -> Self {
+        Self::with_store(transport, options, None)
+    }
+
+    /// Like [`new`](Self::new), with a store for the history.
+    pub fn with_store(
+        transport: T,
+        options: ChatOptions,
+        store: Option<Arc<dyn ChatStore>>,
+    ) -> Self {
+        let mut history = History::default();
+        if let Some(s) = &store {
+            for m in s.load() {
+                history.insert(m, 0, options.history_capacity);
+            }
+        }
+        let events = transport.events();
+        let inner = Arc::new(Inner {
+            transport,
+            options,
+            history: Mutex::new(history),
+            subscribers: Mutex::new(Vec::new()),
+            store,
+            closed: AtomicBool::new(false),
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            let mut events = events;
+            while let Some(event) = events.next().await {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.closed.load(Ordering::Relaxed) {
+                    return;
+                }
+                for item in inner.handle(event) {
+                    inner.emit(&item);
+                }
+            }
+            // The room is gone (disconnected, or this participant left): end the subscriptions
+            // so readers and handlers see the end instead of waiting forever.
+            if let Some(inner) = weak.upgrade() {
+                inner.closed.store(true, Ordering::Relaxed);
+                lock(&inner.subscribers).clear();
+            }
+        });
+        Self { inner }
+    }
+
+    /// A new subscription to the chat events (any number; each gets every event from now on).
+    pub fn subscribe(&self) -> Events {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Events { rx };
+        }
+        lock(&self.inner.subscribers).push(tx);
+        Events { rx }
+    }
+
+    /// Runs `handler` on every event until [`close`](Self::close). It subscribes when first
+    /// polled; [`spawn_handler`](Self::spawn_handler) subscribes at once.
+    pub async fn run<H: Handler>(&self, handler: H) {
+        Self::drive(self.subscribe(), handler).await;
+    }
+
+    /// Subscribes `handler` now (every event after this call reaches it) and runs it on a new
+    /// tokio task, one event at a time, until [`close`](Self::close).
+    pub fn spawn_handler<H: Handler + 'static>(&self, handler: H) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(Self::drive(self.subscribe(), handler))
+    }
+
+    async fn drive<H: Handler>(mut events: Events, handler: H) {
+        while let Some(item) = events.next().await {
+            match item {
+                Ok(e) => e.dispatch(&handler).await,
+                Err(e) => handler.on_error(&e).await,
+            }
+        }
+    }
+
+    /// The messages seen (and sent), oldest first, edits and deletes applied.
+    pub fn history(&self) -> Vec<ChatMessage> {
+        lock(&self.inner.history).list()
+    }
+
+    /// This participant's identity.
+    pub fn identity(&self) -> String {
+        self.inner.transport.local_identity()
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ChatOptions {
+        &self.inner.options
+    }
+
+    /// Sends a message to everyone.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty message, [`Error::TooLarge`], [`Error::Transport`].
+    pub async fn send_message(&self, text: &str) -> Result<ChatMessage, Error> {
+        self.send_to(text, Vec::new()).await
+    }
+
+    /// Sends a message to some participants only (their identities). Unlike components-js,
+    /// the legacy copy goes to the same participants (its copy leaks DMs to old clients).
+    ///
+    /// # Errors
+    /// As [`send_message`](Self::send_message).
+    pub async fn send_to(&self, text: &str, to: Vec<String>) -> Result<ChatMessage, Error> {
+        self.check_open()?;
+        if text.is_empty() {
+            return Err(Error::InvalidInput("a chat message cannot be empty".into()));
+        }
+        let o = &self.inner.options;
+        let style = if o.mode == SendMode::LegacyOnly {
+            o.legacy_id_style
+        } else {
+            IdStyle::Uuid
+        };
+        let mut message = ChatMessage::new(text, style);
+        message.participant = Some(self.identity());
+        self.publish(&message, &to, None).await?;
+        self.inner.record_local(message.clone(), 0);
+        Ok(message)
+    }
+
+    /// Publishes a new version of one of this participant's messages: an edit, or a deletion
+    /// when `message.deleted` is set (the Python SDK's `update_message`). The original
+    /// timestamp is kept; `edit_timestamp` is set.
+    ///
+    /// # Errors
+    /// As [`send_message`](Self::send_message).
+    pub async fn update_message(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
+        self.check_open()?;
+        if message
+            .participant
+            .as_ref()
+            .is_some_and(|p| *p != self.identity())
+        {
+            return Err(Error::InvalidInput(format!(
+                "message {} was sent by another participant; only your own messages can be edited or deleted",
+                message.id
+            )));
+        }
+        let key = (self.identity(), message.id.clone());
+        let (original_ts, version) = lock(&self.inner.history)
+            .entries
+            .get(&key)
+            .map_or((message.timestamp, 0), |(m, v)| (m.timestamp, *v));
+        let mut updated = message.clone();
+        updated.timestamp = original_ts;
+        updated.edit_timestamp = Some(now_ms());
+        updated.participant = Some(self.identity());
+        updated.is_local = true;
+        updated.format = Format::Local;
+        self.publish(&updated, &[], Some(version + 1)).await?;
+        self.inner.record_local(updated.clone(), version + 1);
+        Ok(updated)
+    }
+
+    /// Deletes one of this participant's messages (an update with `deleted` set).
+    ///
+    /// # Errors
+    /// As [`update_message`](Self::update_message).
+    pub async fn delete_message(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
+        let mut m = message.clone();
+        m.deleted = true;
+        self.update_message(&m).await
+    }
+
+    /// Stops receiving; subscriptions end (they also end by themselves when the transport's
+    /// events end: the room disconnected or this participant left it).
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Relaxed);
+        lock(&self.inner.subscribers).clear();
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends `m` in the formats of the mode. `update` is the new version for updates.
+    async fn publish(
+        &self,
+        m: &ChatMessage,
+        to: &[String],
+        update: Option<i32>,
+    ) -> Result<(), Error> {
+        let o = &self.inner.options;
+        let t = &self.inner.transport;
+        let text = m.text().to_owned();
+        let legacy_topic = if update.is_some() {
+            CHAT_UPDATE_TOPIC
+        } else {
+            CHAT_TOPIC
+        };
+        match o.mode {
+            SendMode::LegacyOnly => {
+                let payload = serde_json::to_vec(&m.to_jsondict())
+                    .map_err(|e| Error::InvalidInput(e.to_string()))?;
+                if payload.len() > o.legacy_max_bytes {
+                    return Err(Error::TooLarge {
+                        what: "a legacy chat message",
+                        size: payload.len(),
+                        limit: o.legacy_max_bytes,
+                    });
+                }
+                t.publish_data(OutgoingData::reliable(payload, legacy_topic, to.to_vec()))
+                    .await?;
+            }
+            SendMode::Compatible | SendMode::StreamsOnly => {
+                if text.len() > o.stream_max_bytes {
+                    return Err(Error::TooLarge {
+                        what: "a chat message",
+                        size: text.len(),
+                        limit: o.stream_max_bytes,
+                    });
+                }
+                let mut info = TextStreamInfo::new(
+                    m.id.clone(),
+                    STREAM_TOPIC,
+                    m.edit_timestamp.unwrap_or(m.timestamp),
+                );
+                info.destinations = to.to_vec();
+                if let Some(v) = update {
+                    info.operation = if m.deleted {
+                        StreamOperation::Delete
+                    } else {
+                        StreamOperation::Update
+                    };
+                    info.version = v;
+                }
+                t.send_text(if m.deleted { String::new() } else { text }, info)
+                    .await?;
+                if o.mode == SendMode::Compatible {
+                    let ignore = t.server_supports_data_streams();
+                    let copies: Vec<(&str, serde_json::Value)> = match update {
+                        None => vec![(CHAT_TOPIC, m.to_legacy_copy(ignore))],
+                        // JS and Android replace by id on the chat topic; Python reads the
+                        // update topic (deletions only mean something to Python).
+                        Some(_) if m.deleted => vec![(CHAT_UPDATE_TOPIC, m.to_jsondict())],
+                        Some(_) => vec![
+                            (CHAT_TOPIC, m.to_legacy_copy(ignore)),
+                            (CHAT_UPDATE_TOPIC, m.to_jsondict()),
+                        ],
+                    };
+                    for (topic, json) in copies {
+                        let payload = serde_json::to_vec(&json)
+                            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+                        if payload.len() > o.legacy_max_bytes {
+                            tracing::debug!(
+                                bytes = payload.len(),
+                                "legacy copy too large; sent as a stream only"
+                            );
+                            continue;
+                        }
+                        t.publish_data(OutgoingData::reliable(payload, topic, to.to_vec()))
+                            .await?;
+                    }
+                }
+            }
+        }
+        if o.send_proto {
+            let proto = ProtoChatMessage {
+                id: m.id.clone(),
+                timestamp: m.timestamp,
+                edit_timestamp: m.edit_timestamp,
+                message: text_of(m),
+                deleted: m.deleted,
+                generated: m.generated,
+            };
+            t.send_chat_message(proto, to.to_vec()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn text_of(m: &ChatMessage) -> String {
+    m.text().to_owned()
+}
+
+impl<T: Transport> Inner<T> {
+    fn emit(&self, item: &Result<Event, Error>) {
+        lock(&self.subscribers).retain(|tx| {
+            let copy = match item {
+                Ok(e) => Ok(e.clone()),
+                Err(e) => Err(clone_error(e)),
+            };
+            tx.send(copy).is_ok()
+        });
+    }
+
+    fn save(&self, m: &ChatMessage) {
+        if let Some(s) = &self.store {
+            s.save(m);
+        }
+    }
+
+    fn record_local(&self, m: ChatMessage, version: i32) {
+        let event = if m.deleted {
+            Event::Deleted(m.clone())
+        } else if m.edit_timestamp.is_some() {
+            Event::Edited(m.clone())
+        } else {
+            Event::Received(m.clone())
+        };
+        self.save(&m);
+        lock(&self.history).insert(m, version, self.options.history_capacity);
+        if self.options.echo_local {
+            self.emit(&Ok(event));
+        }
+    }
+
+    /// Turns one transport event into chat events (no awaiting: the in-memory room relies on
+    /// it to know when a participant has caught up).
+    fn handle(&self, event: TransportEvent) -> Vec<Result<Event, Error>> {
+        let streams = self.options.mode != SendMode::LegacyOnly;
+        match event {
+            TransportEvent::Data {
+                payload,
+                topic,
+                from,
+            } => {
+                let topic = topic.unwrap_or_default();
+                if topic != CHAT_TOPIC && topic != CHAT_UPDATE_TOPIC {
+                    return Vec::new();
+                }
+                let value: serde_json::Value = match serde_json::from_slice(&payload) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return vec![Err(Error::decode(
+                            "a legacy chat packet",
+                            e.to_string(),
+                            &String::from_utf8_lossy(&payload),
+                        ))];
+                    }
+                };
+                let (mut m, flags) = match ChatMessage::from_json_with_flags(&value) {
+                    Ok(x) => x,
+                    Err(e) => return vec![Err(e)],
+                };
+                if (flags.ignore_legacy && streams) || (flags.ignore && self.options.receive_proto)
+                {
+                    return Vec::new(); // a copy of a stream or protobuf message we also receive
+                }
+                m.participant = from;
+                let change = if topic == CHAT_UPDATE_TOPIC {
+                    if m.deleted {
+                        Change::Delete
+                    } else {
+                        Change::Update
+                    }
+                } else if m.deleted {
+                    Change::Delete
+                } else {
+                    Change::Upsert
+                };
+                self.apply(m, change, None)
+            }
+            TransportEvent::TextStream { info, text, from } => {
+                if info.topic != STREAM_TOPIC {
+                    return Vec::new();
+                }
+                let m = ChatMessage {
+                    id: info.id,
+                    message: Some(text),
+                    timestamp: info.timestamp,
+                    deleted: info.operation == StreamOperation::Delete,
+                    edit_timestamp: None,
+                    participant: from,
+                    is_local: false,
+                    attributes: info.attributes,
+                    format: Format::Stream,
+                    generated: info.generated,
+                };
+                let change = match info.operation {
+                    StreamOperation::Update => Change::Update,
+                    StreamOperation::Delete => Change::Delete,
+                    _ => Change::Upsert,
+                };
+                self.apply(m, change, Some(info.version))
+            }
+            TransportEvent::Chat { message, from } => {
+                if !self.options.receive_proto {
+                    return Vec::new();
+                }
+                let change = if message.deleted {
+                    Change::Delete
+                } else if message.edit_timestamp.is_some() {
+                    Change::Update
+                } else {
+                    Change::Upsert
+                };
+                let m = ChatMessage {
+                    id: message.id,
+                    message: Some(message.message),
+                    timestamp: message.timestamp,
+                    deleted: message.deleted,
+                    edit_timestamp: message.edit_timestamp,
+                    participant: from,
+                    is_local: false,
+                    attributes: std::collections::BTreeMap::new(),
+                    format: Format::Proto,
+                    generated: message.generated,
+                };
+                self.apply(m, change, None)
+            }
+            TransportEvent::Malformed { why, raw, .. } => {
+                vec![Err(Error::decode(
+                    "a data packet",
+                    why,
+                    &String::from_utf8_lossy(&raw),
+                ))]
+            }
+        }
+    }
+
+    /// Applies a change to the history: new messages are received, copies dropped, edits keep
+    /// the original timestamp.
+    fn apply(
+        &self,
+        incoming: ChatMessage,
+        change: Change,
+        version: Option<i32>,
+    ) -> Vec<Result<Event, Error>> {
+        let key = History::key(&incoming);
+        let mut history = lock(&self.history);
+        let existing = history.entries.get(&key).cloned();
+        let capacity = self.options.history_capacity;
+        let out = match existing {
+            None => {
+                let v = version.unwrap_or(0);
+                if matches!(change, Change::Delete) {
+                    history.insert(incoming.clone(), v, capacity);
+                    Event::Deleted(incoming)
+                } else {
+                    history.insert(incoming.clone(), v, capacity);
+                    Event::Received(incoming)
+                }
+            }
+            Some((current, current_version)) => {
+                // An older version of a stream never overwrites a newer one.
+                if version.is_some_and(|v| v != 0 && v < current_version) {
+                    return Vec::new();
+                }
+                if current.deleted {
+                    return Vec::new();
+                }
+                if matches!(change, Change::Delete) {
+                    let mut m = current.clone();
+                    m.deleted = true;
+                    m.edit_timestamp = Some(incoming.edit_timestamp.unwrap_or(incoming.timestamp));
+                    history.insert(m.clone(), version.unwrap_or(current_version), capacity);
+                    Event::Deleted(m)
+                } else if incoming.message == current.message {
+                    return Vec::new(); // the same message again: a copy in another format, or a duplicate
+                } else {
+                    let mut m = current.clone();
+                    m.message = incoming.message;
+                    m.edit_timestamp = Some(match incoming.edit_timestamp {
+                        Some(t) => t,
+                        None if incoming.timestamp != current.timestamp => incoming.timestamp,
+                        None => now_ms(),
+                    });
+                    m.format = incoming.format;
+                    if !incoming.attributes.is_empty() {
+                        m.attributes = incoming.attributes;
+                    }
+                    history.insert(m.clone(), version.unwrap_or(current_version + 1), capacity);
+                    Event::Edited(m)
+                }
+            }
+        };
+        drop(history);
+        self.save(out.message());
+        vec![Ok(out)]
+    }
+}
+
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Transport(t) => Error::Transport(t.clone()),
+        Error::TooLarge { what, size, limit } => Error::TooLarge {
+            what,
+            size: *size,
+            limit: *limit,
+        },
+        Error::Decode { what, why, raw } => Error::Decode {
+            what,
+            why: why.clone(),
+            raw: raw.clone(),
+        },
+        Error::InvalidInput(s) => Error::InvalidInput(s.clone()),
+        Error::Closed => Error::Closed,
+    }
+}
