@@ -132,6 +132,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ]))
     })?;
     step("test-fixtures", || crate::fixtures::test_fixtures(&[]))?;
+    step(
+        "interop (the reference clients as oracles; installs pinned versions from PyPI and npm)",
+        || crate::interop::run(&[]),
+    )?;
     // Last, so its closing summary line is the last thing CI prints.
     if has_nextest() {
         last_step("tests (nextest)", || {

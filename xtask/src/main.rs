@@ -3,6 +3,7 @@
 mod ci;
 mod demo;
 mod fixtures;
+mod interop;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ cargo xtask <command>
                                      rewrites the expected events
   fixtures-check [--fixtures DIR]... every fixture parses, has a known version, holds no
                                      secrets, and plays through the replay server
+  interop [--only ORACLE]...         check our crates against the real reference clients
+                                     (installs pinned versions into target/interop)
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "test-fixtures" => fixtures::test_fixtures(rest),
         "fixtures-check" => fixtures::check(rest),
+        "interop" => interop::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -20,3 +20,5 @@ pub use model::{
     Blind, ChatMessage, DonationMessage, Line, Message, Mission, NoticeMessage, Profile,
     RecentChat, SubscriptionGiftMessage, SubscriptionMessage, SystemMessage,
 };
+#[doc(hidden)]
+pub use proto::{DecodedFrame, decode_frame};

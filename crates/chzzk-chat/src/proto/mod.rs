@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use self::json::Obj;
 use crate::event::Event;
-use crate::model::{ChannelEvent, Line, Moderation, Origin, Unknown, Unpin};
+use crate::model::{ChannelEvent, Line, Moderation, Origin, RecentChat, Unknown, Unpin};
 
 /// Command codes (`cmd`).
 pub(crate) mod cmd {
@@ -152,6 +152,98 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
             raw,
         })),
     }
+}
+
+/// One server frame as the client decodes it, without a connection or session state: no
+/// de-duplication of lines already delivered, no routing of recent-chat answers to requests.
+/// For tools that compare decoders (`cargo xtask interop`); not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+#[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per frame by tools, and matched right away"
+)]
+pub enum DecodedFrame {
+    /// A server PING; the client answers with a PONG.
+    Ping,
+    /// A PONG; nothing is reported.
+    Pong,
+    /// The join answer: the client joins when `ret_code` is 0, and fails otherwise.
+    Connected {
+        /// `retCode` (0 when absent).
+        ret_code: i64,
+        /// `retMsg`.
+        ret_msg: String,
+        /// `bdy.sid`.
+        sid: Option<String>,
+    },
+    /// A recent-chat answer. `chat` is `None` when `ret_code` is not 0 (the client reports
+    /// the failure and does not read the body); `bad_lines` are the entries of `messageList`
+    /// that are not lines, with why.
+    RecentChat {
+        /// `retCode` (0 when absent).
+        ret_code: i64,
+        /// `retMsg`.
+        ret_msg: String,
+        /// The decoded answer.
+        chat: Option<RecentChat>,
+        /// Entries that could not be decoded.
+        bad_lines: Vec<(Value, String)>,
+    },
+    /// 90102: the server ends the session.
+    SessionEnded,
+    /// The events the frame carries, in order; a line that cannot be decoded is an `Err` with
+    /// the line and why.
+    Events(Vec<Result<Event, (Value, String)>>),
+}
+
+/// Decodes one server frame (text, or binary UTF-8) the way the client does. `channel_id`
+/// and `chat_channel_id` are the ones the client would be following.
+///
+/// # Errors
+///
+/// When the frame is not JSON or has no `cmd` (the client reports it as an error and goes on).
+#[doc(hidden)]
+pub fn decode_frame(
+    channel_id: &str,
+    chat_channel_id: &str,
+    text: &str,
+) -> Result<DecodedFrame, String> {
+    Ok(match inbound(channel_id, chat_channel_id, parse(text)?) {
+        Inbound::Ping => DecodedFrame::Ping,
+        Inbound::Pong => DecodedFrame::Pong,
+        Inbound::Connected {
+            ret_code,
+            ret_msg,
+            sid,
+        } => DecodedFrame::Connected {
+            ret_code,
+            ret_msg,
+            sid,
+        },
+        Inbound::RecentChat {
+            ret_code,
+            ret_msg,
+            bdy,
+            ..
+        } => {
+            let (chat, bad_lines) = if ret_code == 0 {
+                let (chat, bad) = decode::recent_chat(channel_id, &bdy);
+                (Some(chat), bad)
+            } else {
+                (None, Vec::new())
+            };
+            DecodedFrame::RecentChat {
+                ret_code,
+                ret_msg,
+                chat,
+                bad_lines,
+            }
+        }
+        Inbound::SessionEnded => DecodedFrame::SessionEnded,
+        Inbound::Events(events) => DecodedFrame::Events(events),
+    })
 }
 
 /// The event for one chat line.
