@@ -2,7 +2,7 @@
 //! write-behind persistence.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -133,10 +133,13 @@ struct State {
     aliases: HashMap<i64, Vec<String>>,
     by_key: HashMap<StreamKey, i64>,
     by_alias: HashMap<String, i64>,
-    by_group: HashMap<(String, String), Vec<i64>>,
-    by_user: HashMap<(String, String), Vec<i64>>,
+    /// Group streams by group id (all platforms, accounts and scopes of that id).
+    by_group: HashMap<String, Vec<i64>>,
+    /// Private streams by user id.
+    by_user: HashMap<String, Vec<i64>>,
     recent: BTreeSet<(Reverse<i64>, Reverse<i64>)>,
-    dirty: BTreeSet<i64>,
+    /// Streams changed since the last flush (a hash set: ingest inserts into it per message).
+    dirty: HashSet<i64>,
     in_flight: usize,
     next_pk: i64,
     closed: bool,
@@ -144,7 +147,7 @@ struct State {
 
 impl State {
     fn insert(&mut self, pk: i64, stream: ChatStream, aliases: Vec<String>) {
-        let target = (stream.key.platform.clone(), stream.key.target.clone());
+        let target = stream.key.target.clone();
         match stream.key.kind {
             StreamKind::Group => self.by_group.entry(target).or_default().push(pk),
             StreamKind::Private => self.by_user.entry(target).or_default().push(pk),
@@ -184,12 +187,35 @@ impl State {
             StreamKind::Group => &mut self.by_group,
             StreamKind::Private => &mut self.by_user,
         };
-        if let Some(v) = index.get_mut(&(s.key.platform.clone(), s.key.target.clone())) {
+        if let Some(v) = index.get_mut(s.key.target.as_str()) {
             v.retain(|p| *p != pk);
+            if v.is_empty() {
+                index.remove(s.key.target.as_str());
+            }
         }
         self.aliases.remove(&pk);
         self.dirty.remove(&pk);
         Some(s)
+    }
+
+    /// The stream with exactly this key, found without building a [`StreamKey`].
+    fn find(
+        &self,
+        kind: StreamKind,
+        platform: &str,
+        account: &str,
+        scope: &str,
+        target: &str,
+    ) -> Option<i64> {
+        let index = match kind {
+            StreamKind::Group => &self.by_group,
+            StreamKind::Private => &self.by_user,
+        };
+        index.get(target)?.iter().copied().find(|pk| {
+            self.streams.get(pk).is_some_and(|s| {
+                s.key.platform == platform && s.key.account == account && s.key.scope == scope
+            })
+        })
     }
 
     /// The streams of `pks`, most recently active first.
@@ -418,11 +444,65 @@ impl Registry {
     /// # Errors
     /// Empty-id errors, [`Error::Closed`].
     pub fn register_message(&self, message: &ChatMessage) -> Result<ChatStream, Error> {
+        let at = message_time(message);
+        if let Some(stream) = self.touch_group(message, at, ChatStream::clone)? {
+            return Ok(stream);
+        }
+        self.register_slow(message, at)
+    }
+
+    /// [`register_message`](Self::register_message) without returning the stream: the fast
+    /// path for feeding the registry (a message to a known group takes no allocation).
+    ///
+    /// # Errors
+    /// As [`register_message`](Self::register_message).
+    pub fn ingest_message(&self, message: &ChatMessage) -> Result<(), Error> {
+        let at = message_time(message);
+        if self.touch_group(message, at, |_| ())?.is_some() {
+            return Ok(());
+        }
+        self.register_slow(message, at).map(drop)
+    }
+
+    /// A message to a group this registry knows: touches it (and takes a new group name)
+    /// under one lock, without building a key. `None` when the stream is new or private.
+    fn touch_group<R>(
+        &self,
+        message: &ChatMessage,
+        at: i64,
+        f: impl FnOnce(&ChatStream) -> R,
+    ) -> Result<Option<R>, Error> {
+        if message.channel.kind == ChannelKind::Direct {
+            return Ok(None);
+        }
+        let o = &self.shared.options;
+        let mut st = self.state();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let Some(pk) = st.find(
+            StreamKind::Group,
+            message.platform.as_str(),
+            &o.account,
+            &o.scope,
+            &message.channel.id,
+        ) else {
+            return Ok(None);
+        };
+        if let (Some(name), Some(g)) = (
+            &message.channel.name,
+            st.streams.get_mut(&pk).and_then(|s| s.group_info.as_mut()),
+        ) && g.group_name.as_ref() != Some(name)
+        {
+            g.group_name = Some(name.clone());
+        }
+        st.touch(pk, at);
+        Ok(st.streams.get(&pk).map(f))
+    }
+
+    fn register_slow(&self, message: &ChatMessage, at: i64) -> Result<ChatStream, Error> {
         let o = &self.shared.options;
         let platform = message.platform.as_str();
-        let at = message.timestamp.map_or_else(now_ms, |t| {
-            i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-        });
         if message.channel.kind == ChannelKind::Direct {
             {
                 let key = StreamKey::scoped(
@@ -490,6 +570,12 @@ impl Registry {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
             match item {
+                Ok(ChatEvent::Message(m) | ChatEvent::MessageEdited(m)) => {
+                    match self.ingest_message(&m) {
+                        Ok(()) => report.messages += 1,
+                        Err(_) => report.rejected += 1,
+                    }
+                }
                 Ok(event) => match self.register_event(&event) {
                     Ok(Some(_)) if matches!(event, ChatEvent::Connected { .. }) => {
                         report.channels += 1;
@@ -578,26 +664,43 @@ impl Registry {
         })
     }
 
+    /// The pks of the streams with this group or user id on the platforms of `platform`.
+    fn target_pks(st: &State, group: bool, id: &str, platform: &PlatformFilter) -> Vec<i64> {
+        let index = if group { &st.by_group } else { &st.by_user };
+        index.get(id).map_or_else(Vec::new, |pks| {
+            pks.iter()
+                .copied()
+                .filter(|pk| {
+                    st.streams
+                        .get(pk)
+                        .is_some_and(|s| platform.matches(&s.platform))
+                })
+                .collect()
+        })
+    }
+
     fn by_target(&self, group: bool, id: &str, platform: &PlatformFilter) -> Vec<ChatStream> {
         let st = self.state();
+        st.most_recent(&Self::target_pks(&st, group, id, platform))
+    }
+
+    /// The most recently active of [`by_target`](Self::by_target) (the first on ties), cloning
+    /// only that one.
+    fn first_by_target(
+        &self,
+        group: bool,
+        id: &str,
+        platform: &PlatformFilter,
+    ) -> Option<ChatStream> {
+        let st = self.state();
         let index = if group { &st.by_group } else { &st.by_user };
-        match platform {
-            PlatformFilter::Exact(p) => index
-                .get(&(p.clone(), id.to_owned()))
-                .map(|pks| st.most_recent(pks))
-                .unwrap_or_default(),
-            // One hash lookup per known platform, not a scan of every stream.
-            PlatformFilter::All => {
-                let platforms: BTreeSet<&String> = st.by_key.keys().map(|k| &k.platform).collect();
-                let pks: Vec<i64> = platforms
-                    .into_iter()
-                    .filter_map(|p| index.get(&(p.clone(), id.to_owned())))
-                    .flatten()
-                    .copied()
-                    .collect();
-                st.most_recent(&pks)
-            }
-        }
+        index
+            .get(id)?
+            .iter()
+            .filter_map(|pk| st.streams.get(pk))
+            .filter(|s| platform.matches(&s.platform))
+            .min_by_key(|s| Reverse(s.last_active_at_ms))
+            .cloned()
     }
 
     /// MaiBot's `get_stream_by_group_id(group_id, platform)`: the most recently active match.
@@ -614,10 +717,10 @@ impl Registry {
         group_id: &str,
         platform: impl Into<PlatformFilter>,
     ) -> Result<Option<ChatStream>, Error> {
-        Ok(self
-            .find_streams_by_group_id(group_id, platform)?
-            .into_iter()
-            .next())
+        if group_id.is_empty() {
+            return Err(Error::EmptyGroupId);
+        }
+        Ok(self.first_by_target(true, group_id, &platform.into()))
     }
 
     /// Every stream of a group (one per account and scope, across platforms for `All`), most
@@ -646,10 +749,10 @@ impl Registry {
         user_id: &str,
         platform: impl Into<PlatformFilter>,
     ) -> Result<Option<ChatStream>, Error> {
-        Ok(self
-            .find_streams_by_user_id(user_id, platform)?
-            .into_iter()
-            .next())
+        if user_id.is_empty() {
+            return Err(Error::EmptyUserId);
+        }
+        Ok(self.first_by_target(false, user_id, &platform.into()))
     }
 
     /// Every private stream with the user, most recently active first.
@@ -850,7 +953,9 @@ fn flush(shared: &Shared) -> Result<usize, Error> {
     };
     let rows: Vec<Row> = {
         let mut st = lock(&shared.state);
-        let dirty = std::mem::take(&mut st.dirty);
+        let mut dirty: Vec<i64> = std::mem::take(&mut st.dirty).into_iter().collect();
+        // In key order: SQLite appends to its B-tree instead of inserting all over it.
+        dirty.sort_unstable();
         st.in_flight += 1;
         dirty
             .into_iter()
@@ -910,4 +1015,11 @@ fn flush_loop(shared: &Shared) {
         }
         let _ = flush(shared);
     }
+}
+
+/// A message's time in Unix milliseconds (now when it has none).
+fn message_time(message: &ChatMessage) -> i64 {
+    message.timestamp.map_or_else(now_ms, |t| {
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    })
 }
