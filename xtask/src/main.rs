@@ -1,5 +1,6 @@
 //! Project automation. Run `cargo xtask help`.
 
+mod bench;
 mod ci;
 mod demo;
 mod fixtures;
@@ -20,6 +21,8 @@ cargo xtask <command>
                                      rewrites the expected events
   fixtures-check [--fixtures DIR]... every fixture parses, has a known version, holds no
                                      secrets, and plays through the replay server
+  bench [--quick]                    the speed and scale goals, side by side with the reference
+                                     clients (release builds; a table and target/bench/report.json)
   interop [--only ORACLE]...         check our crates against the real reference clients
                                      (installs pinned versions into target/interop)
 ";
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         .map_or(("help", &[][..]), |(c, r)| (c.as_str(), r));
     let result = match cmd {
         "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
         "demo" => demo::run(rest),
         "test-fixtures" => fixtures::test_fixtures(rest),
         "fixtures-check" => fixtures::check(rest),

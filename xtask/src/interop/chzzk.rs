@@ -38,7 +38,7 @@
 //! time) and routes recent-chat answers to requests; neither is compared here.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chat_replay::pattern::{self, Vars};
 use chat_replay::{Fixture, Payload, StepKind};
@@ -56,6 +56,8 @@ use crate::project_root;
 /// One server frame and what we make of it.
 struct Frame {
     id: String,
+    /// The fixture's `channel_id` (the channel its client follows).
+    channel_id: String,
     text: String,
     binary: bool,
     ours: Vec<(String, Value)>,
@@ -110,6 +112,30 @@ pub(crate) fn run(env: &Env) -> Result<Vec<Case>, String> {
         }
     }
     Ok(cases)
+}
+
+/// Writes the input of `crates/chzzk-chat/benches/decode.rs` (and `interop/bench_chzzkpy.py`)
+/// to `path`: every text server frame of the Chzzk fixtures, placeholders filled, as
+/// `{"frames": [{"text", "channel_id", "chat_channel_id"}]}` in fixture order. The chat
+/// channel is the frame's `cid` (as for the oracle). Binary frames are left out: chzzkpy skips
+/// them unread, so they would time nothing on its side. Returns how many frames it wrote.
+pub(crate) fn write_bench_frames(path: &Path) -> Result<usize, String> {
+    let listed: Vec<Value> = frames()?
+        .into_iter()
+        .filter(|f| !f.binary)
+        .map(|f| {
+            let raw: Value = serde_json::from_str(&f.text).unwrap_or(Value::Null);
+            let chat_channel_id = raw["cid"].as_str().unwrap_or_default().to_owned();
+            json!({"text": f.text, "channel_id": f.channel_id, "chat_channel_id": chat_channel_id})
+        })
+        .collect();
+    let n = listed.len();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let doc = json!({ "frames": listed });
+    std::fs::write(path, doc.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(n)
 }
 
 /// chzzkpy's item: its projection, or what it raised. An item both sides reject agrees,
@@ -189,6 +215,7 @@ fn frames() -> Result<Vec<Frame>, String> {
             };
             out.push(Frame {
                 id: format!("{}:{}", fixture.name(), step.line),
+                channel_id: channel_id.clone(),
                 ours: ours(&channel_id, &text),
                 text,
                 binary,

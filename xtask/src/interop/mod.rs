@@ -10,7 +10,7 @@
 //! Each oracle lives in its own module and produces [`Case`]s; comparing, the known list, the
 //! table and the JSON report (`target/interop/report.json`) are here.
 
-mod chzzk;
+pub(crate) mod chzzk;
 mod livekit;
 mod sechat;
 mod streams;
@@ -278,7 +278,7 @@ fn load_known() -> Result<BTreeMap<(String, String), String>, String> {
 
 /// Creates the venv and installs the pinned packages, once per change of the pins (a stamp
 /// file holds the pins it was made from).
-fn prepare() -> Result<Env, String> {
+pub(crate) fn prepare() -> Result<Env, String> {
     let root = project_root();
     let dir = root.join("target/interop");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;

@@ -240,10 +240,20 @@ fn system_extras(extras: &Value) -> SystemExtras {
 
 /// A line in any dialect. Fails only when the line is not an object.
 pub(crate) fn line(channel_id: &str, v: &Value, origin: Origin) -> Result<Line, String> {
+    line_owned(channel_id, v.clone(), origin).map_err(|(_, why)| why)
+}
+
+/// [`line`] taking the line, which becomes the message's raw JSON without a copy; a line that
+/// is not an object comes back with the reason.
+pub(crate) fn line_owned(
+    channel_id: &str,
+    v: Value,
+    origin: Origin,
+) -> Result<Line, (Value, String)> {
     if !v.is_object() {
-        return Err("a chat line must be an object".into());
+        return Err((v, "a chat line must be an object".into()));
     }
-    let o = Obj::of(v);
+    let o = Obj::of(&v);
     let extras = o
         .nested(&["extras"])
         .filter(Value::is_object)
@@ -270,7 +280,7 @@ pub(crate) fn line(channel_id: &str, v: &Value, origin: Origin) -> Result<Line, 
                 member_count: o.u64(&["mbrCnt", "memberCount"]),
                 origin,
                 extras: $extras,
-                raw: v.clone(),
+                raw: v,
             }
         };
     }

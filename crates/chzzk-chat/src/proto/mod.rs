@@ -38,20 +38,28 @@ pub(crate) struct Frame {
     pub(crate) ret_code: Option<i64>,
     pub(crate) ret_msg: Option<String>,
     pub(crate) bdy: Value,
+    /// The frame without its `bdy` (moved to `bdy`; [`whole`] rejoins them).
     pub(crate) raw: Value,
 }
 
 /// Parses a text (or binary UTF-8) frame. Fails on non-JSON and on frames without `cmd`.
 pub(crate) fn parse(text: &str) -> Result<Frame, String> {
-    let raw: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let mut raw: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let o = Obj::of(&raw);
     let cmd = o.i64(&["cmd"]).ok_or("no \"cmd\" in the frame")?;
+    let (tid, ret_code, ret_msg) = (o.str(&["tid"]), o.i64(&["retCode"]), o.str(&["retMsg"]));
+    // The body is moved out, not copied; `Frame::whole` puts it back where the whole frame is
+    // kept (frames nobody decodes).
+    let bdy = raw
+        .as_object_mut()
+        .and_then(|m| m.remove("bdy"))
+        .unwrap_or(Value::Null);
     Ok(Frame {
         cmd,
-        tid: o.str(&["tid"]),
-        ret_code: o.i64(&["retCode"]),
-        ret_msg: o.str(&["retMsg"]),
-        bdy: o.get(&["bdy"]).cloned().unwrap_or(Value::Null),
+        tid,
+        ret_code,
+        ret_msg,
+        bdy,
         raw,
     })
 }
@@ -81,6 +89,16 @@ pub(crate) enum Inbound {
     /// Events decoded from the frame; a line that cannot be decoded is an `Err` with the line
     /// and why, and does not affect the others.
     Events(Vec<Result<Event, (Value, String)>>),
+}
+
+/// The whole frame again: `raw` with its body put back.
+fn whole(mut raw: Value, bdy: Value) -> Value {
+    if let Some(m) = raw.as_object_mut()
+        && !bdy.is_null()
+    {
+        m.insert("bdy".into(), bdy);
+    }
+    raw
 }
 
 /// Classifies a frame and decodes its events.
@@ -114,20 +132,14 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
                 Value::Array(a) => a,
                 v @ Value::Object(_) => vec![v],
                 other => {
-                    return Inbound::Events(vec![Err((
-                        raw,
-                        format!("a chat batch must be an array, got {other}"),
-                    ))]);
+                    let why = format!("a chat batch must be an array, got {other}");
+                    return Inbound::Events(vec![Err((whole(raw, other), why))]);
                 }
             };
             Inbound::Events(
                 lines
                     .into_iter()
-                    .map(|l| {
-                        decode::line(channel_id, &l, Origin::Live)
-                            .map(line_event)
-                            .map_err(|e| (l, e))
-                    })
+                    .map(|l| decode::line_owned(channel_id, l, Origin::Live).map(line_event))
                     .collect(),
             )
         }
@@ -149,7 +161,7 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
         cmd::PENALTY => one(Event::Penalty(Moderation { cmd, body: bdy })),
         other => one(Event::Unknown(Unknown {
             kind: format!("cmd:{other}"),
-            raw,
+            raw: whole(raw, bdy),
         })),
     }
 }

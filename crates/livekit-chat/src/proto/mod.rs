@@ -186,7 +186,9 @@ pub struct Assembler {
     /// Recently completed streams, oldest first: a resent packet of one of them is a duplicate
     /// to drop silently, not an error.
     /// An update reuses its message's stream id with a new header, so the header is kept too.
-    done: VecDeque<((String, String), TextStreamInfo)>,
+    done: HashMap<(String, String), TextStreamInfo>,
+    /// The keys of `done`, oldest first, for forgetting the oldest.
+    done_order: VecDeque<(String, String)>,
 }
 
 /// How many completed streams [`Assembler`] remembers for duplicate detection.
@@ -197,7 +199,7 @@ impl std::fmt::Debug for Assembler {
         f.debug_struct("Assembler")
             .field("open_streams", &self.open.len())
             .field("remembered_streams", &self.done.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -259,7 +261,7 @@ impl Assembler {
                     });
                 }
                 let k = key(&info.id);
-                if self.done.iter().any(|(d, i)| *d == k && *i == info) {
+                if self.done.get(&k).is_some_and(|i| *i == info) {
                     return None; // a resent header of a stream already delivered
                 }
                 if self.open.get(&k).is_some_and(|p| p.info == info) {
@@ -288,7 +290,7 @@ impl Assembler {
                         p.chunks.entry(c.chunk_index).or_insert(c.content);
                         None
                     }
-                    None if self.done.iter().any(|(d, _)| *d == key(&c.stream_id)) => None,
+                    None if self.done.contains_key(&key(&c.stream_id)) => None,
                     None => Some(TransportEvent::Malformed {
                         why: format!("chunk for unknown stream {}", c.stream_id),
                         raw: bytes.to_vec(),
@@ -308,10 +310,14 @@ impl Assembler {
                         from,
                     });
                 };
-                if self.done.len() == REMEMBERED_STREAMS {
-                    self.done.pop_front();
+                if self.done.insert(k.clone(), p.info.clone()).is_none() {
+                    self.done_order.push_back(k);
+                    if self.done_order.len() > REMEMBERED_STREAMS
+                        && let Some(old) = self.done_order.pop_front()
+                    {
+                        self.done.remove(&old);
+                    }
                 }
-                self.done.push_back((k, p.info.clone()));
                 if !t.reason.is_empty() {
                     return Some(TransportEvent::Malformed {
                         why: format!("stream {} aborted: {}", t.stream_id, t.reason),
@@ -327,7 +333,10 @@ impl Assembler {
                         from,
                     });
                 }
-                let bytes: Vec<u8> = p.chunks.into_values().flatten().collect();
+                let mut bytes = Vec::with_capacity(p.chunks.values().map(Vec::len).sum());
+                for chunk in p.chunks.into_values() {
+                    bytes.extend_from_slice(&chunk);
+                }
                 if p.info.total_length.is_some_and(|n| n != bytes.len() as u64) {
                     return Some(TransportEvent::Malformed {
                         why: format!("stream {} is shorter than announced", t.stream_id),
@@ -354,7 +363,7 @@ impl Assembler {
     }
 
     fn was_done(&self, key: &(String, String)) -> bool {
-        self.done.iter().any(|(d, _)| d == key)
+        self.done.contains_key(key)
     }
 
     /// Drops the open streams of a participant that left (their messages are incomplete).
