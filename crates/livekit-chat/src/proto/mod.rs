@@ -176,6 +176,8 @@ fn info_of(h: &data_stream::Header) -> TextStreamInfo {
 struct Partial {
     info: TextStreamInfo,
     chunks: BTreeMap<u64, Vec<u8>>,
+    /// The sum of the chunks' lengths.
+    bytes: usize,
 }
 
 /// Reassembles text streams from their packets, per sender; turns every packet into the
@@ -193,6 +195,14 @@ pub struct Assembler {
 
 /// How many completed streams [`Assembler`] remembers for duplicate detection.
 const REMEMBERED_STREAMS: usize = 512;
+
+/// Text streams one sender may have open at once; a header beyond it is refused (a hostile or
+/// broken peer then only loses its own messages, and memory stays bounded).
+pub const MAX_OPEN_STREAMS_PER_SENDER: usize = 32;
+
+/// The most text one stream may accumulate (the chunks received so far); a stream that grows
+/// past it is dropped with an error.
+pub const MAX_STREAM_BYTES: usize = 8 << 20;
 
 impl std::fmt::Debug for Assembler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -274,23 +284,56 @@ impl Assembler {
                         from,
                     });
                 }
+                if self.open.keys().filter(|(who, _)| *who == k.0).count()
+                    >= MAX_OPEN_STREAMS_PER_SENDER
+                {
+                    return Some(TransportEvent::Malformed {
+                        why: format!(
+                            "stream {} refused: the sender already has {MAX_OPEN_STREAMS_PER_SENDER} open streams",
+                            info.id
+                        ),
+                        raw: bytes.to_vec(),
+                        from,
+                    });
+                }
                 self.open.insert(
                     k,
                     Partial {
                         info,
                         chunks: BTreeMap::new(),
+                        bytes: 0,
                     },
                 );
                 None
             }
             Some(PacketValue::StreamChunk(c)) => {
-                match self.open.get_mut(&key(&c.stream_id)) {
+                let k = key(&c.stream_id);
+                match self.open.get_mut(&k) {
+                    Some(p) if p.bytes + c.content.len() > MAX_STREAM_BYTES => {
+                        // Remembered as done, so its later chunks and trailer are dropped quietly.
+                        if let Some(p) = self.open.remove(&k) {
+                            self.remember(k, p.info);
+                        }
+                        Some(TransportEvent::Malformed {
+                            why: format!(
+                                "stream {} dropped: longer than {MAX_STREAM_BYTES} bytes",
+                                c.stream_id
+                            ),
+                            raw: Vec::new(),
+                            from,
+                        })
+                    }
                     // A repeated index (a resend) keeps the first copy.
                     Some(p) => {
-                        p.chunks.entry(c.chunk_index).or_insert(c.content);
+                        if let std::collections::btree_map::Entry::Vacant(e) =
+                            p.chunks.entry(c.chunk_index)
+                        {
+                            p.bytes += c.content.len();
+                            e.insert(c.content);
+                        }
                         None
                     }
-                    None if self.done.contains_key(&key(&c.stream_id)) => None,
+                    None if self.done.contains_key(&k) => None,
                     None => Some(TransportEvent::Malformed {
                         why: format!("chunk for unknown stream {}", c.stream_id),
                         raw: bytes.to_vec(),
@@ -310,14 +353,7 @@ impl Assembler {
                         from,
                     });
                 };
-                if self.done.insert(k.clone(), p.info.clone()).is_none() {
-                    self.done_order.push_back(k);
-                    if self.done_order.len() > REMEMBERED_STREAMS
-                        && let Some(old) = self.done_order.pop_front()
-                    {
-                        self.done.remove(&old);
-                    }
-                }
+                self.remember(k, p.info.clone());
                 if !t.reason.is_empty() {
                     return Some(TransportEvent::Malformed {
                         why: format!("stream {} aborted: {}", t.stream_id, t.reason),
@@ -362,6 +398,19 @@ impl Assembler {
         }
     }
 
+    /// Records a completed (or dropped) stream, forgetting the oldest beyond
+    /// [`REMEMBERED_STREAMS`].
+    fn remember(&mut self, k: (String, String), info: TextStreamInfo) {
+        if self.done.insert(k.clone(), info).is_none() {
+            self.done_order.push_back(k);
+            if self.done_order.len() > REMEMBERED_STREAMS
+                && let Some(old) = self.done_order.pop_front()
+            {
+                self.done.remove(&old);
+            }
+        }
+    }
+
     fn was_done(&self, key: &(String, String)) -> bool {
         self.done.contains_key(key)
     }
@@ -375,6 +424,32 @@ impl Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flooding_sender_is_bounded() {
+        let mut a = Assembler::default();
+        let mut refused = 0;
+        for i in 0..(MAX_OPEN_STREAMS_PER_SENDER + 5) {
+            let info = TextStreamInfo::new(format!("stream-{i}"), STREAM_TOPIC, 1);
+            let mut header = text_stream_packets("x", &info).swap_remove(0);
+            header.participant_identity = "mallory".into();
+            if let Some(TransportEvent::Malformed { why, .. }) = a.push(&encode(&header)) {
+                assert!(why.contains("open streams"), "{why}");
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 5);
+        assert_eq!(a.open.len(), MAX_OPEN_STREAMS_PER_SENDER);
+        // Another sender is not affected.
+        let info = TextStreamInfo::new("fine", STREAM_TOPIC, 1);
+        let mut packets = text_stream_packets("hello", &info);
+        let mut out = None;
+        for p in &mut packets {
+            p.participant_identity = "alice".into();
+            out = a.push(&encode(p));
+        }
+        assert!(matches!(out, Some(TransportEvent::TextStream { .. })));
+    }
 
     #[test]
     fn utf8_safe_chunks() {

@@ -1,0 +1,169 @@
+//! Hostile input: real-shaped packets of every format (legacy JSON on both topics, text-stream
+//! header/chunk/trailer, protobuf chat), mutated thousands of ways (bytes flipped, inserted and
+//! cut; JSON nodes replaced by other types), delivered through the in-memory room to a chat
+//! manager. Nothing may panic or stop the chat: after every batch of mutated packets a valid
+//! message still arrives, and everything that came out is an event or a decode error.
+//!
+//! Deterministic (a fixed-seed xorshift). `MUTATIONS` sets the rounds (default 400).
+
+use livekit_chat::livekit_protocol as lk;
+use livekit_chat::{
+    ChatManager, ChatMessage, ChatOptions, Error, Event, IdStyle, InMemoryRoom, ProtoChatMessage,
+    TextStreamInfo, proto,
+};
+use serde_json::{Value, json};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
+    }
+}
+
+/// Packets of every format, as a sender would publish them (the room stamps the sender).
+fn seeds() -> Vec<lk::DataPacket> {
+    let mut out = Vec::new();
+    let mut m = ChatMessage::new("héllo 👋 seed", IdStyle::Base62);
+    for topic in [proto::CHAT_TOPIC, proto::CHAT_UPDATE_TOPIC] {
+        let payload = serde_json::to_vec(&m.to_jsondict()).unwrap();
+        out.push(proto::user_packet(payload, topic, true, &[]));
+        m.edit_timestamp = Some(m.timestamp + 5);
+    }
+    let js = json!({"id": "3f2b9a6e-1c4d-4b8e-9f00-5a6b7c8d9e01", "timestamp": 1_700_000_000_000_i64,
+        "message": "components copy", "ignoreLegacy": false});
+    out.push(proto::user_packet(
+        js.to_string().into_bytes(),
+        proto::CHAT_TOPIC,
+        true,
+        &[],
+    ));
+    let info = TextStreamInfo::new(
+        "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        proto::STREAM_TOPIC,
+        1_700_000_000_500,
+    );
+    out.extend(proto::text_stream_packets(&"가나다".repeat(6000), &info));
+    let p = ProtoChatMessage::new(
+        "c0ffee00-1111-4222-8333-444455556666",
+        "protobuf chat",
+        1_700_000_000_400,
+    );
+    out.push(proto::chat_packet(&p, &[]));
+    out
+}
+
+fn replacement(rng: &mut Rng) -> Value {
+    match rng.below(8) {
+        0 => Value::Null,
+        1 => json!(1e308),
+        2 => json!("not a number"),
+        3 => json!(-1),
+        4 => json!([1, [2, [3]]]),
+        5 => json!({"message": {"nested": true}}),
+        6 => json!(u64::MAX),
+        _ => json!(""),
+    }
+}
+
+fn mutate_json(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(bytes) else {
+        return bytes.to_vec();
+    };
+    let keys: Vec<String> = m.keys().cloned().collect();
+    match rng.below(3) {
+        0 if !keys.is_empty() => {
+            m.remove(&keys[rng.below(keys.len())]);
+        }
+        1 if !keys.is_empty() => {
+            m.insert(keys[rng.below(keys.len())].clone(), replacement(rng));
+        }
+        _ => {
+            m.insert("unknownKey".into(), replacement(rng));
+        }
+    }
+    Value::Object(m).to_string().into_bytes()
+}
+
+fn mutate_bytes(mut bytes: Vec<u8>, rng: &mut Rng) -> Vec<u8> {
+    if bytes.is_empty() {
+        return vec![0xff];
+    }
+    match rng.below(4) {
+        0 => {
+            let i = rng.below(bytes.len());
+            bytes[i] ^= 1 << rng.below(8);
+        }
+        1 => bytes.truncate(rng.below(bytes.len())),
+        2 => {
+            let i = rng.below(bytes.len());
+            bytes.insert(i, u8::try_from(rng.below(256)).unwrap_or(0));
+        }
+        _ => {
+            let i = rng.below(bytes.len());
+            bytes[i..].reverse();
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn mutated_packets_never_stop_the_chat() {
+    let rounds: usize = std::env::var("MUTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    let room = InMemoryRoom::default();
+    let reader = ChatManager::new(room.join("reader"), ChatOptions::default());
+    let writer = ChatManager::new(room.join("writer"), ChatOptions::default());
+    let mut events = reader.subscribe();
+    let seeds = seeds();
+    let mut rng = Rng(0x5EED_1EE7_0000_0001);
+    let (mut received, mut errors) = (0_usize, 0_usize);
+    for round in 0..rounds {
+        for _ in 0..8 {
+            let mut packet = seeds[rng.below(seeds.len())].clone();
+            packet.participant_identity = "mallory".into();
+            if rng.below(2) == 0
+                && let Some(lk::data_packet::Value::User(u)) = packet.value.as_mut()
+            {
+                u.payload = mutate_json(&u.payload, &mut rng);
+                room.inject(Some("mallory"), &packet, None);
+            } else {
+                room.inject_bytes(&mutate_bytes(proto::encode(&packet), &mut rng), None);
+            }
+        }
+        let canary = writer
+            .send_message(&format!("canary {round}"))
+            .await
+            .unwrap();
+        room.settled().await;
+        let mut canary_seen = false;
+        while let Some(item) = events.try_next() {
+            match item {
+                Ok(Event::Received(m)) if m.id == canary.id => canary_seen = true,
+                Ok(_) => received += 1,
+                Err(Error::Decode { raw, .. }) => {
+                    let _ = raw; // kept for the user (may be empty when a stream's parts fail)
+                    errors += 1;
+                }
+                Err(e) => panic!("only decode errors are expected, got {e}"),
+            }
+        }
+        assert!(
+            canary_seen,
+            "round {round}: the chat stopped after mutated packets"
+        );
+    }
+    assert!(
+        received > 0 && errors > 0,
+        "the mutations reach both outcomes: {received} {errors}"
+    );
+    eprintln!("{rounds} rounds of 8 mutated packets: {received} events, {errors} decode errors");
+}
