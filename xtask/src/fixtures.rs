@@ -277,7 +277,11 @@ pub(crate) fn check_one(
             .await
             .map_err(|e| e.to_string())?;
         let mirror = chat_replay::mirror::play(&server).await;
-        let finish = server.finish().await;
+        // A hang guard, not a synchronisation: finish() resolves as soon as the server's
+        // tasks end.
+        let finish = tokio::time::timeout(std::time::Duration::from_secs(30), server.finish())
+            .await
+            .map_err(|_| "the replay server did not shut down within 30 s".to_owned())?;
         mirror.map_err(|e| format!("does not play through: {e}"))?;
         finish
             .map(|_| ())

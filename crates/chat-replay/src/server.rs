@@ -378,11 +378,14 @@ impl Inner {
 
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, token: Token) {
     let _token = token;
+    // `wait_for` looks at the current value first: shutdown may have been signalled before
+    // this task first ran (a script without connections can finish that fast), and
+    // `changed()` would then wait for a change that already happened.
     let mut shutdown = inner.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = shutdown.changed() => return,
+            _ = shutdown.wait_for(|stop| *stop) => return,
         };
         let Ok((stream, _)) = accepted else { continue };
         // Scripts send several small frames back to back: without this, Nagle's algorithm and
@@ -400,7 +403,7 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, token: Token) {
                 .with_upgrades();
             tokio::select! {
                 _ = conn => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
         });
     }

@@ -411,3 +411,15 @@ async fn a_stalled_connection_stays_silent_until_finish() {
     // After finish the stalled socket is closed, never answered.
     assert!(!matches!(stalled.next().await, Some(Ok(Message::Text(_)))));
 }
+
+/// A server finished before its accept loop has ever run (nothing awaited between `start`
+/// and `finish` on a single-threaded runtime) must still shut down: the loop has to see a
+/// shutdown signalled before it subscribed. (The timeout is a hang guard, not a wait.)
+#[tokio::test]
+async fn finish_right_after_start_does_not_hang() {
+    let server = start(r#"{"action":"noop","args":{}}"#).await;
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(10), server.finish()).await;
+    let report = finished.expect("finish() returned instead of hanging");
+    // The action was never taken, so the script was not followed; what matters is the answer.
+    assert!(report.is_err());
+}
