@@ -533,6 +533,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             )
             .await
             .unwrap_or_else(|_| Err("timed out".into()));
+            // Let the server read a close the client sent on its own just before returning.
+            let _ = tokio::time::timeout(Duration::from_secs(2), server.wait_all()).await;
             let finish = server.finish().await;
             let kinds = played?;
             let report = finish.map_err(|e| e.to_string())?;

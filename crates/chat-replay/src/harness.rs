@@ -34,6 +34,10 @@ use crate::{Fixture, ReplayServer};
 /// A guard against hangs, never a way to synchronise: a fixture that takes this long fails.
 pub const HANG_GUARD: Duration = Duration::from_secs(30);
 
+/// How long the harness lets the server catch up after the client returned (a bound on a
+/// signalled wait, see [`ReplayServer::wait_all`]).
+const SETTLE_GUARD: Duration = Duration::from_secs(2);
+
 /// The runner for one platform's fixtures.
 #[derive(Debug, Clone)]
 pub struct Harness {
@@ -178,6 +182,10 @@ where
                 "hang guard: the client did not finish within {HANG_GUARD:?}"
             )),
         };
+        // The client may have closed its socket on its own just before returning: let the
+        // server read what is already on its way (signalled; the bound only caps a step that
+        // never comes, which finish() then reports).
+        let _ = tokio::time::timeout(SETTLE_GUARD, server.wait_all()).await;
         let finish = server.finish().await;
         // Ports change from run to run: expectations spell the server's URLs as placeholders.
         let outcome = outcome.map(|events| {

@@ -227,6 +227,26 @@ impl ReplayServer {
         }
     }
 
+    /// Resolves once every step has happened (the closing sequence included), or as soon as
+    /// something unexpected happened. The harness awaits it, bounded, before [`finish`]
+    /// (Self::finish): a client may close its socket on its own (after the server ended the
+    /// session, say) and return before the server has read that close. Cancel-safe.
+    pub async fn wait_all(&self) {
+        let inner = &self.inner;
+        let mut changed = inner.changed.subscribe();
+        loop {
+            {
+                let st = inner.state();
+                if st.consumed.iter().all(|c| *c) || !st.problems.is_empty() {
+                    return;
+                }
+            }
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Resolves once the step written on fixture line `line` has happened, or as soon as
     /// something unexpected happened. Cancel-safe.
     pub async fn wait_line(&self, line: usize) {
