@@ -228,9 +228,9 @@ impl ReplayServer {
     }
 
     /// Resolves once every step has happened (the closing sequence included), or as soon as
-    /// something unexpected happened. The harness awaits it, bounded, before [`finish`]
-    /// (Self::finish): a client may close its socket on its own (after the server ended the
-    /// session, say) and return before the server has read that close. Cancel-safe.
+    /// something unexpected happened. The harness awaits it, bounded, before
+    /// [`finish`](Self::finish): a client may close its socket on its own (after the server
+    /// ended the session, say) and return before the server has read that close. Cancel-safe.
     pub async fn wait_all(&self) {
         let inner = &self.inner;
         let mut changed = inner.changed.subscribe();
