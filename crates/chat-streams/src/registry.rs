@@ -1000,17 +1000,25 @@ fn flush(shared: &Shared) -> Result<usize, Error> {
 
 fn flush_loop(shared: &Shared) {
     loop {
+        // Sleep a whole interval: a condition variable may wake up spuriously, and a write
+        // before the interval is up would break the documented crash bound (tests kill a
+        // writer mid-interval and count what was written).
+        let deadline = Instant::now() + shared.options.flush_interval;
         {
-            let st = lock(&shared.state);
-            if st.closed {
-                return;
-            }
-            let (st, _) = shared
-                .wake
-                .wait_timeout(st, shared.options.flush_interval)
-                .unwrap_or_else(PoisonError::into_inner);
-            if st.closed {
-                return;
+            let mut st = lock(&shared.state);
+            loop {
+                if st.closed {
+                    return;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                st = shared
+                    .wake
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
         }
         let _ = flush(shared);
