@@ -130,11 +130,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     )?;
     let theirs = {
         println!("==> chzzkpy 2.2.0 on the same frames");
-        let mut c = Command::new(&env.python);
-        c.arg(project_root().join("interop/bench_chzzkpy.py"))
-            .arg(&frames)
-            .arg(&seconds);
-        last_json(c, "bench_chzzkpy.py")?
+        env.python_json("bench_chzzkpy.py", &[&path(&frames), &seconds])?
     };
     let ours_fps = f(&ours["ours"]["frames_per_s"]);
     let vs_floor = f(&ours["cost_ratio_vs_floor"]);
@@ -182,11 +178,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     )?;
     let py = {
         println!("==> livekit 0.21.3 (Python) on the same legacy payloads");
-        let mut c = Command::new(&env.python);
-        c.arg(project_root().join("interop/bench_livekit_python.py"))
-            .arg(&payloads)
-            .arg(&seconds);
-        last_json(c, "bench_livekit_python.py")?
+        env.python_json("bench_livekit_python.py", &[&path(&payloads), &seconds])?
     };
     for size in ["short", "1k", "40k"] {
         let l = &lk["legacy"][size];

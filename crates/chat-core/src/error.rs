@@ -167,9 +167,28 @@ impl std::error::Error for Error {
     }
 }
 
+/// At most `max_bytes` of `s`, cut on a character boundary, with `…` when cut: how the protocol
+/// crates keep a payload (a raw frame, an HTTP body) in an error without keeping all of it.
+pub fn excerpt(s: &str, max_bytes: usize) -> String {
+    if s.len() <= max_bytes {
+        return s.to_owned();
+    }
+    let mut end = max_bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_cut_on_character_boundaries() {
+        assert_eq!(excerpt("short", 10), "short");
+        assert_eq!(excerpt("가나다", 4), "가…"); // 3 bytes each: byte 4 is inside '나'
+    }
 
     #[derive(Debug)]
     struct Detailed;

@@ -133,16 +133,7 @@ pub enum Error {
     },
 }
 
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
+pub(crate) use chatwire_core::excerpt as truncate;
 
 impl Error {
     pub(crate) fn transport(source: impl Into<BoxError>) -> Self {

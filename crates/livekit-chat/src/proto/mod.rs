@@ -344,7 +344,7 @@ impl Assembler {
             Some(PacketValue::StreamTrailer(t)) => {
                 let k = key(&t.stream_id);
                 let Some(p) = self.open.remove(&k) else {
-                    if self.was_done(&k) {
+                    if self.done.contains_key(&k) {
                         return None;
                     }
                     return Some(TransportEvent::Malformed {
@@ -409,10 +409,6 @@ impl Assembler {
                 self.done.remove(&old);
             }
         }
-    }
-
-    fn was_done(&self, key: &(String, String)) -> bool {
-        self.done.contains_key(key)
     }
 
     /// Drops the open streams of a participant that left (their messages are incomplete).
