@@ -113,8 +113,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "--locked".into(),
                 "--allow-dirty".into(),
             ];
-            for p in publishable()? {
-                args.extend(["-p".into(), p]);
+            let packages = publishable()?;
+            forget_overlay_sources(&packages)?;
+            for (name, _) in packages {
+                args.extend(["-p".into(), name]);
             }
             let mut c = cargo();
             c.args(&args);
@@ -229,14 +231,51 @@ fn metadata() -> Result<serde_json::Value, String> {
 }
 
 /// The workspace members that are not `publish = false`, from `cargo metadata`.
-fn publishable() -> Result<Vec<String>, String> {
+/// `cargo package` verifies the crates against each other through a temporary local registry
+/// and extracts them into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>`, a directory it
+/// reuses while the version stays the same: a later run then verifies a dependent against the
+/// stale sources of an earlier one (an item added since is "unresolved"). Those overlay
+/// directories (the ones without a registry host in their name) are removed for our own
+/// crates first; cargo extracts them again.
+fn forget_overlay_sources(packages: &[(String, String)]) -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME").map_or_else(
+        || std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")),
+        |h| Some(std::path::PathBuf::from(h)),
+    );
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for overlay in entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('-'))
+    {
+        for (name, version) in packages {
+            let dir = overlay.path().join(format!("{name}-{version}"));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names and versions.
+fn publishable() -> Result<Vec<(String, String)>, String> {
     let meta = metadata()?;
-    let names: Vec<String> = meta["packages"]
+    let names: Vec<(String, String)> = meta["packages"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|p| !p["publish"].as_array().is_some_and(Vec::is_empty))
-        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["version"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
     if names.is_empty() {
         return Err("cargo metadata lists no publishable crate".into());
