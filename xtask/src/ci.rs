@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: what CI runs, and what a developer runs before pushing.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -114,12 +115,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "--allow-dirty".into(),
             ];
             let packages = publishable()?;
-            forget_overlay_sources(&packages)?;
+            let target = crate::project_root().join("target/package-verify");
+            forget_overlay_sources(&packages, &target)?;
             for (name, _) in packages {
                 args.extend(["-p".into(), name]);
             }
             let mut c = cargo();
-            c.args(&args);
+            c.args(&args).env("CARGO_TARGET_DIR", &target);
             exec(c)
         },
     )?;
@@ -236,8 +238,17 @@ fn metadata() -> Result<serde_json::Value, String> {
 /// reuses while the version stays the same: a later run then verifies a dependent against the
 /// stale sources of an earlier one (an item added since is "unresolved"). Those overlay
 /// directories (the ones without a registry host in their name) are removed for our own
-/// crates first; cargo extracts them again.
-fn forget_overlay_sources(packages: &[(String, String)]) -> Result<(), String> {
+/// crates first; cargo extracts them again. Their builds are registry builds too, which cargo
+/// never checks against their sources, so they are cleaned out of the verification target
+/// directory (kept apart from `target/debug` for that reason).
+fn forget_overlay_sources(packages: &[(String, String)], target: &Path) -> Result<(), String> {
+    if target.exists() {
+        for (name, _) in packages {
+            let mut c = cargo_with(&["clean", "-q", "-p", name, "--target-dir"]);
+            c.arg(target);
+            exec(c)?;
+        }
+    }
     let home = std::env::var_os("CARGO_HOME").map_or_else(
         || std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")),
         |h| Some(std::path::PathBuf::from(h)),
