@@ -1,8 +1,9 @@
 //! Hostile input: every server frame of the fixtures, mutated thousands of ways (bytes
 //! flipped, inserted and cut; JSON nodes replaced by other types, huge numbers, deep nesting,
 //! garbage nested strings), through the client's own frame decoder. Nothing may panic; a
-//! frame that is not JSON is an error, and every line of a chat batch is either an event or
-//! an error that keeps the line (the type says so: `(Value, String)`).
+//! frame that is not JSON is an error (the client keeps the frame beside it, see
+//! `Error::Decode`), and every line of a chat batch or recent-chat answer is either an event or
+//! an error that keeps the line: checked to be that very line of the frame.
 //!
 //! Deterministic (a fixed-seed xorshift), so a failure names a reproducible case. `MUTATIONS`
 //! sets the mutations per frame (default 60).
@@ -133,6 +134,46 @@ fn mutate(frame: &str, rng: &mut Rng) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// `v` without object members whose value is null, recursively (the decoder moves `bdy` out
+/// and back, which drops an explicit `"bdy": null`; that says nothing).
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether `needle` is `hay` or a node of it, looking inside nested JSON strings too.
+fn holds(hay: &Value, needle: &Value) -> bool {
+    if hay == needle {
+        return true;
+    }
+    match hay {
+        Value::Array(a) => a.iter().any(|x| holds(x, needle)),
+        Value::Object(m) => m.values().any(|x| holds(x, needle)),
+        Value::String(s) if s.trim_start().starts_with(['{', '[']) => {
+            serde_json::from_str::<Value>(s)
+                .is_ok_and(|inner| holds(&without_nulls(&inner), needle))
+        }
+        _ => false,
+    }
+}
+
+/// An undecodable line comes back as that very line of the input (or the whole frame).
+fn assert_kept(line: &Value, input: &str) {
+    let frame: Value = serde_json::from_str(input).expect("a frame that decoded is JSON");
+    assert!(
+        holds(&without_nulls(&frame), &without_nulls(line)),
+        "the error keeps a value that is not in the frame: {line} (frame {input:?})"
+    );
+}
+
 #[test]
 fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
     let per_frame: usize = std::env::var("MUTATIONS")
@@ -158,11 +199,20 @@ fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
                     for item in items {
                         match item {
                             Ok(_) => events += 1,
-                            Err((_line, why)) => {
+                            Err((line, why)) => {
                                 assert!(!why.is_empty(), "an error says why");
+                                assert_kept(&line, &input);
                                 line_errors += 1;
                             }
                         }
+                    }
+                }
+                Ok(DecodedFrame::RecentChat { bad_lines, .. }) => {
+                    events += 1;
+                    for (line, why) in bad_lines {
+                        assert!(!why.is_empty(), "an error says why");
+                        assert_kept(&line, &input);
+                        line_errors += 1;
                     }
                 }
                 Ok(_) => events += 1,

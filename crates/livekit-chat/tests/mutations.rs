@@ -2,7 +2,8 @@
 //! header/chunk/trailer, protobuf chat), mutated thousands of ways (bytes flipped, inserted and
 //! cut; JSON nodes replaced by other types), delivered through the in-memory room to a chat
 //! manager. Nothing may panic or stop the chat: after every batch of mutated packets a valid
-//! message still arrives, and everything that came out is an event or a decode error.
+//! message still arrives, and everything that came out is an event or a decode error that
+//! keeps the payload.
 //!
 //! Deterministic (a fixed-seed xorshift). `MUTATIONS` sets the rounds (default 400).
 
@@ -149,8 +150,15 @@ async fn mutated_packets_never_stop_the_chat() {
             match item {
                 Ok(Event::Received(m)) if m.id == canary.id => canary_seen = true,
                 Ok(_) => received += 1,
-                Err(Error::Decode { raw, .. }) => {
-                    let _ = raw; // kept for the user (may be empty when a stream's parts fail)
+                Err(Error::Decode { what, why, raw }) => {
+                    // The payload is kept: a packet's bytes, a legacy packet's JSON. Only a
+                    // whole stream failing (its parts consumed) names the stream instead, and
+                    // an empty legacy payload is kept as the empty string it was.
+                    assert!(!why.is_empty(), "{what}: an error says why");
+                    assert!(
+                        !raw.is_empty() || why.contains("stream ") || why.contains("EOF"),
+                        "{what}: {why}: the error keeps no payload"
+                    );
                     errors += 1;
                 }
                 Err(e) => panic!("only decode errors are expected, got {e}"),

@@ -17,3 +17,5 @@ pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler, core_message};
 pub use model::{EventData, SendResult};
+#[doc(hidden)]
+pub use proto::{DecodedFrame, decode_frame, decode_room_events};

@@ -3,6 +3,8 @@
 
 pub(crate) mod decode;
 pub(crate) mod json;
+#[cfg(test)]
+mod roundtrip;
 
 use serde_json::{Value, json};
 

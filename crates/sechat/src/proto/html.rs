@@ -7,7 +7,8 @@ pub(crate) fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+        // Byte search: slicing at byte 12 could cut a multi-byte character (found by fuzzing).
+        let Some(end) = rest.bytes().take(12).position(|b| b == b';') else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -216,6 +217,15 @@ mod tests {
             to_text("&rarr; <i><a href=\"x\">2 messages</a> moved</i>"),
             "→ 2 messages moved"
         );
+    }
+
+    #[test]
+    fn entity_scan_never_cuts_a_character() {
+        // Byte 12 falls inside a multi-byte character: this panicked.
+        assert_eq!(decode_entities("&aaaaaaaaaa가;"), "&aaaaaaaaaa가;");
+        let cyrillic = "&lt\u{434}\u{434}\u{434}\u{434}\u{434};";
+        assert_eq!(to_text(cyrillic), cyrillic);
+        assert_eq!(decode_entities("&#x263A;가"), "☺가");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub(crate) mod html;
 use serde_json::{Map, Value};
 
 use crate::model::EventData;
+use crate::{Error, Event};
 
 fn u64_of(v: Option<&Value>) -> Option<u64> {
     match v? {
@@ -120,6 +121,70 @@ pub(crate) fn room_events(v: &Value) -> Frame {
     }
 }
 
+/// One event frame (a WebSocket text frame, an anonymous `/events` poll answer, or a
+/// `/chats/{room}/events` answer) as the client decodes it, without session state: no
+/// filtering to the joined room, no de-duplication, no acknowledgement of pings. For tools and
+/// tests that exercise the decoders (fuzzing, `tests/mutations.rs`); not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DecodedFrame {
+    /// The newest event counter (`t`, or `time` in a `/chats/{room}/events` answer).
+    pub counter: Option<u64>,
+    /// The events, in order: each an [`Event`], or an [`Error::Decode`] whose `raw` is that
+    /// event's JSON (the others are not affected).
+    pub events: Vec<Result<Event, Error>>,
+}
+
+impl DecodedFrame {
+    fn of(frame: Frame) -> Self {
+        Self {
+            counter: frame.counter,
+            events: frame
+                .events
+                .into_iter()
+                .map(|item| match item {
+                    Ok(data) => Ok(Event::from_data(data)),
+                    Err((raw, why)) => Err(Error::decode("a room event", why, &raw.to_string())),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Decodes one WebSocket text frame, or one anonymous `/events` poll answer (the same
+/// format), for room `room_id`, the way the client does. `Ok(None)` for an empty frame or one
+/// that does not mention the room (the client ignores those).
+///
+/// # Errors
+///
+/// [`Error::Decode`] keeping the frame (truncated) when it is not JSON or not an object.
+#[doc(hidden)]
+pub fn decode_frame(room_id: u64, text: &str) -> Result<Option<DecodedFrame>, Error> {
+    match parse_frame(text, room_id) {
+        Ok(frame) => Ok(frame.map(DecodedFrame::of)),
+        Err(why) => Err(Error::decode("an event frame", why, text)),
+    }
+}
+
+/// Decodes the body of a `POST /chats/{room}/events` answer (the counter and the recent
+/// events a join and a gap fill read) the way the client does.
+///
+/// # Errors
+///
+/// [`Error::Decode`] keeping the body (lossy UTF-8, truncated) when it is not JSON.
+#[doc(hidden)]
+pub fn decode_room_events(body: &[u8]) -> Result<DecodedFrame, Error> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        Error::decode(
+            "the room's events",
+            e.to_string(),
+            &String::from_utf8_lossy(body),
+        )
+    })?;
+    Ok(DecodedFrame::of(room_events(&v)))
+}
+
 /// The wait a 409 body asks for: `You can perform this action again in N seconds.`
 pub(crate) fn rate_limit_seconds(body: &str) -> Option<u32> {
     let rest = body.split("again in ").nth(1)?;
@@ -178,6 +243,69 @@ mod tests {
             &json!({"ms":4,"time":170000060,"sync":1,"events":[{"event_type":1,"id":1}]}),
         );
         assert_eq!((f.counter, f.events.len()), (Some(170000060), 1));
+    }
+
+    /// What we send: every form body (`session::form`) decodes, the way a server decodes
+    /// `application/x-www-form-urlencoded`, to the exact fields, over seeded random texts.
+    #[test]
+    fn form_bodies_round_trip() {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "9",
+            " ",
+            "+",
+            "%",
+            "%20",
+            "&",
+            "=",
+            "?",
+            "#",
+            "/",
+            "~",
+            "-",
+            "_",
+            ".",
+            "\n",
+            "\r\n",
+            "\t",
+            "\u{0}",
+            "\"",
+            "'",
+            "<b>",
+            "é",
+            "가",
+            "👋",
+            "🏳️‍🌈",
+            "\u{feff}",
+        ];
+        let mut rng = 0x5EED_F0E4_0000_0001_u64;
+        let mut pick = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            usize::try_from(rng % n as u64).unwrap_or(0)
+        };
+        for _ in 0..500 {
+            let fields: Vec<(String, String)> = (0..=pick(4))
+                .map(|_| {
+                    let mut text = || -> String {
+                        (0..pick(12)).map(|_| PIECES[pick(PIECES.len())]).collect()
+                    };
+                    (text(), text())
+                })
+                .collect();
+            let borrowed: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let body = crate::session::form(&borrowed);
+            assert!(body.bytes().all(|b| b.is_ascii_graphic()), "{body}");
+            let back: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+            assert_eq!(back, fields, "{body}");
+        }
     }
 
     #[test]
