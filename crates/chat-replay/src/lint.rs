@@ -6,6 +6,8 @@
 //!   are scripted with the structured `cookies` / `set_cookies` fields instead);
 //! - a key that names a secret (`token`, `accTkn`, `password`, `secret`, `api_key`, `NID_AUT`,
 //!   `NID_SES`, `fkey`, ...) whose value is not a placeholder;
+//! - any cookie value (in `cookies`, `set_cookies` or a header's `saved_cookies`) that is not a
+//!   placeholder, whatever the cookie's name;
 //! - e-mail addresses outside the reserved example domains (RFC 2606 / RFC 6761);
 //! - token-like runs of `[A-Za-z0-9_+=]`: 32 or more characters mixing upper case, lower case
 //!   and digits, or 48 or more mixing letters and digits (32-hex ids are not secrets).
@@ -46,6 +48,9 @@ const SECRET_KEYS: &[&str] = &[
     "fkey",
     "credential",
 ];
+/// The structured cookie fields (`{"name": "value"}` objects, or lists of `{"name", "value"}`):
+/// every value there is a secret, whatever its name.
+const COOKIE_KEYS: &[&str] = &["cookies", "set_cookies", "saved_cookies"];
 const PLACEHOLDER_WORDS: &[&str] = &["fake", "redacted", "example", "dummy", "test", "{{"];
 const RESERVED_DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
 const RESERVED_TLDS: &[&str] = &[".example", ".test", ".invalid", ".localhost"];
@@ -85,6 +90,10 @@ fn walk(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {
                 if lower == "b64" {
                     continue;
                 }
+                if COOKIE_KEYS.contains(&lower.as_str()) {
+                    check_cookies(v, &p, line, out);
+                    continue;
+                }
                 let secret_key = SECRET_KEYS
                     .iter()
                     .any(|s| lower.replace('-', "_").contains(s));
@@ -108,6 +117,29 @@ fn walk(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {
         }
         Value::String(s) => check_string(s, path, line, out),
         _ => {}
+    }
+}
+
+/// Cookie values must be placeholders, whatever the cookie is called.
+fn check_cookies(v: &Value, path: &str, line: usize, out: &mut Vec<Finding>) {
+    let values: Vec<(String, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, v)| (format!("{path}.{k}"), v)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((format!("{path}[{i}].value"), c.get("value")?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (p, value) in values {
+        if let Value::String(s) = value
+            && !is_placeholder(s)
+        {
+            out.push(Finding {
+                line,
+                what: format!("{p}: a cookie with a real-looking value {s:?}"),
+            });
+        }
     }
 }
 
@@ -205,8 +237,68 @@ mod tests {
         assert!(findings(r#"{"http":{"path":"/"},"response":{"json":{"uid":"00000001c0ffee009e3779b10badf00d"}}}"#).is_empty());
     }
 
+    /// Every kind of secret is rejected, wherever it sits: one finding each.
+    #[test]
+    fn rejects_every_kind_of_secret() {
+        for (line, at) in [
+            (
+                r#"{"http":{"path":"/"},"response":{"headers":{"Set-Cookie":"sid=fake"}}}"#,
+                "$.response.headers.Set-Cookie",
+            ),
+            (
+                r#"{"http":{"path":"/","headers":{"authorization":"Bearer fake"}},"response":{}}"#,
+                "$.http.headers.authorization",
+            ),
+            (
+                r#"{"http":{"path":"/","form":{"password":"hunter2"}},"response":{}}"#,
+                "$.http.form.password",
+            ),
+            (
+                r#"{"http":{"path":"/","query":{"access_token":"abc123"}},"response":{}}"#,
+                "$.http.query.access_token",
+            ),
+            (
+                r#"{"http":{"path":"/","cookies":{"NID_AUT":"AbCdEf12"}},"response":{}}"#,
+                "$.http.cookies.NID_AUT",
+            ),
+            (
+                r#"{"http":{"path":"/","cookies":{"acct":"t=9f2k&s=77ab"}},"response":{}}"#,
+                "$.http.cookies.acct",
+            ),
+            (
+                r#"{"http":{"path":"/"},"response":{"set_cookies":[{"name":"sechatusr","value":"q8Zr2mVx"}]}}"#,
+                "$.response.set_cookies[0].value",
+            ),
+            (
+                r#"{"http":{"path":"/"},"response":{"json":{"bdy":{"accTkn":"k29aLq"}}}}"#,
+                "$.response.json.bdy.accTkn",
+            ),
+            (
+                r#"{"http":{"path":"/"},"response":{"text":"<input name=\"fkey\" value=\"ok\"> mail carol@naver.com"}}"#,
+                "$.response.text",
+            ),
+            (
+                r#"{"http":{"path":"/"},"response":{"json":{"auth":"eyJhbGciOiJIUzI1NiJ9eyJzdWIiOiIxMjM0NTY3ODkwIn0"}}}"#,
+                "$.response.json.auth",
+            ),
+        ] {
+            let f = findings(line);
+            assert_eq!(f.len(), 1, "{line}: {f:?}");
+            assert!(f[0].starts_with(&format!("2: {at}")), "{line}: {f:?}");
+        }
+        // In the header too (a saved credentials file scripted in the config).
+        let text = "{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\",\"config\":{\"saved_cookies\":[{\"name\":\"acct\",\"value\":\"t=9f2k\"}]}}\n";
+        let found = check_secrets(&Fixture::parse("x.jsonl", text).unwrap());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].what.starts_with("$.config.saved_cookies[0].value"),
+            "{found:?}"
+        );
+    }
+
     #[test]
     fn accepts_placeholders_and_example_data() {
+        assert!(findings(r#"{"http":{"path":"/","cookies":{"acct":"t=fake-acct-0001&s=fake"}},"response":{"set_cookies":[{"name":"sechatusr","value":"fake-chat-session-0001"}]}}"#).is_empty());
         assert!(findings(r#"{"http":{"path":"/","form":{"email":"bot@example.com","password":"fake-password"}},"response":{}}"#).is_empty());
         assert!(findings(r#"{"http":{"path":"/","cookies":{"acct":"{{any}}"}},"response":{"json":{"accessToken":"fake-access-token-1"}}}"#).is_empty());
         assert!(findings(r#"{"ws_open":"c1","path":"/x","query":{"id":"f47ac10b-58cc-4372-a567-0e02b2c3d479"}}"#).is_empty());

@@ -10,7 +10,7 @@ use crate::Error;
 use crate::id::{StreamKey, StreamKind};
 use crate::model::{ChatStream, GroupInfo, UserInfo};
 use crate::registry::Registry;
-use crate::store::configure;
+use crate::store::{configure, wait_for_locks};
 
 /// The highest MaiBot 1.x schema version (`PRAGMA user_version`) this crate knows.
 pub const MAX_KNOWN_V1_VERSION: i64 = 40;
@@ -80,8 +80,8 @@ impl MaiBotDb {
                 path.display()
             )));
         }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut conn = Connection::open(path)?;
+        wait_for_locks(&mut conn, std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let generation = if version == 0 && table_exists(&conn, "chat_streams")? {
             Generation::Legacy
@@ -113,8 +113,8 @@ impl MaiBotDb {
                 path.display()
             )));
         }
-        let conn = Connection::open(path)?;
-        configure(&conn, std::time::Duration::from_secs(5))?;
+        let mut conn = Connection::open(path)?;
+        configure(&mut conn, std::time::Duration::from_secs(5))?;
         conn.execute_batch(LEGACY_DDL)?;
         Ok(Self {
             conn,

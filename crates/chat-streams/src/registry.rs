@@ -27,7 +27,11 @@ pub struct RegistryOptions {
     /// Dirty streams are written this often (MaiBot: 300 s). A crash loses at most this much
     /// activity; a clean [`Registry::close`] loses nothing.
     pub flush_interval: Duration,
-    /// How long a write waits for a lock held by another connection.
+    /// How long a write waits for a lock held by another connection (another process writing
+    /// the same file, as a running MaiBot would). It tries again every millisecond, so any
+    /// gap between the other writer's transactions lets it through; only a lock held longer
+    /// than this without a break fails the write, with a retryable [`Error::Storage`], and the
+    /// streams stay dirty for the next flush.
     pub busy_timeout: Duration,
     /// The bot account new streams are scoped to (`""`: shared, MaiBot 0.x ids).
     pub account: String,

@@ -1,7 +1,7 @@
 //! The registry's own SQLite file: WAL, a busy timeout, one transaction per batch.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -38,9 +38,34 @@ CREATE TABLE IF NOT EXISTS stream_aliases (
 CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
+/// How often a write blocked by another connection's lock tries again.
+const BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// Makes a statement blocked by another connection's lock (a running MaiBot, say) try again
+/// every millisecond for up to `limit`, instead of failing with "database is locked".
+///
+/// SQLite's own `busy_timeout` backs off to 100 ms between tries, so a writer that releases
+/// its lock only briefly between long transactions could starve us for the whole limit; a
+/// fixed short poll takes any gap of a millisecond or more. Past `limit` the statement fails
+/// with `SQLITE_BUSY`, which [`Error::is_retryable`] reports.
+pub(crate) fn wait_for_locks(conn: &mut Connection, limit: Duration) -> Result<(), Error> {
+    let mut since = Instant::now();
+    conn.busy_handler(Some(move |tries: i32| {
+        if tries == 0 {
+            since = Instant::now();
+        }
+        if since.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(BUSY_POLL);
+        true
+    }))?;
+    Ok(())
+}
+
 /// Applies the pragmas this crate uses on every file it opens.
-pub(crate) fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), Error> {
-    conn.busy_timeout(busy_timeout)?;
+pub(crate) fn configure(conn: &mut Connection, busy_timeout: Duration) -> Result<(), Error> {
+    wait_for_locks(conn, busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "wal")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
@@ -62,8 +87,8 @@ pub(crate) struct Row {
 
 impl Store {
     pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self, Error> {
-        let conn = Connection::open(path)?;
-        configure(&conn, busy_timeout)?;
+        let mut conn = Connection::open(path)?;
+        configure(&mut conn, busy_timeout)?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
             .query_row(

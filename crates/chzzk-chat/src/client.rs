@@ -104,6 +104,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// One item of [`Events`], boxed in the channel: tokio's unbounded channel allocates room for
+/// 32 items up front, and an unboxed `Result<Event, Error>` (about 1.6 KB, the largest event)
+/// made that 52 KB for every client, most of an idle connection's memory.
+type Item = Box<Result<Event, Error>>;
+
 /// The events of a connected client, in arrival order.
 ///
 /// Per-frame errors are yielded as `Err` and the stream goes on; it ends after
@@ -111,13 +116,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// promptly: it is unbounded so a slow consumer never stalls the keepalive.
 #[derive(Debug)]
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<Result<Event, Error>>,
+    rx: mpsc::UnboundedReceiver<Item>,
 }
 
 impl Events {
     /// The next event; `None` once the client has stopped. Cancel-safe.
     pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        self.rx.recv().await
+        self.rx.recv().await.map(|item| *item)
     }
 
     /// The normalised events only, as chatwire-core's boxed stream.
@@ -135,7 +140,7 @@ impl Stream for Events {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        self.rx.poll_recv(cx).map(|item| item.map(|item| *item))
     }
 }
 
@@ -218,7 +223,9 @@ impl ChatClient {
 
     /// Joins the chat and returns its events. The first join happens before this returns, so
     /// its errors (channel not found, offline, 19+, refused) come back here; later losses are
-    /// retried inside and reported as [`Event::Reconnecting`].
+    /// retried inside and reported as [`Event::Reconnecting`]. Once a join has worked, every
+    /// failure is retried with backoff (a refused rejoin also looks the chat channel up again)
+    /// except those waiting cannot heal: the channel gone, 19+, expired login cookies.
     ///
     /// # Errors
     /// When the first join fails, or the client is already connected.
@@ -270,6 +277,7 @@ impl ChatClient {
             queued: VecDeque::new(),
             rng: seed,
             relogin: false,
+            stale_chat: false,
             last_poll: Instant::now(),
         };
         tokio::spawn(task.run(first_tx));
@@ -702,7 +710,7 @@ struct Task {
     config: Config,
     client: std::sync::Weak<Inner>,
     shared: Arc<Mutex<Shared>>,
-    tx: mpsc::UnboundedSender<Result<Event, Error>>,
+    tx: mpsc::UnboundedSender<Item>,
     cmds: mpsc::UnboundedReceiver<Command>,
     ws: Option<Ws>,
     chat_channel_id: Option<String>,
@@ -720,6 +728,8 @@ struct Task {
     queued: VecDeque<QueuedSend>,
     rng: u64,
     relogin: bool,
+    /// The last join was refused: look the chat channel up again before the next one.
+    stale_chat: bool,
     last_poll: Instant,
 }
 
@@ -771,7 +781,7 @@ impl Task {
                 }
             }
         }
-        let _ = self.tx.send(item);
+        let _ = self.tx.send(Box::new(item));
     }
 
     fn set_connected(&self, connected: bool) {
@@ -807,8 +817,15 @@ impl Task {
                         let _ = f.send(Err(e));
                         return self.fail_pending();
                     }
-                    if !e.is_retryable() {
+                    // A join has worked before, so most failures are passing: a refused
+                    // rejoin (the broadcast may have restarted on a new chat channel), an error
+                    // page from a gateway, a close during the handshake.
+                    if e.is_permanent() {
                         break self.finish(End::Fatal(e));
+                    }
+                    let moved = |code: &i64| (302..=304).contains(code);
+                    if matches!(&e, Error::ConnectFailed { ret_code, .. } if !moved(ret_code)) {
+                        self.stale_chat = true;
                     }
                     attempt += 1;
                     match self.backoff(attempt, e.to_string()).await {
@@ -1008,7 +1025,7 @@ impl Task {
     /// Resolves the chat channel, token and user id as needed, opens the socket and joins.
     async fn join(&mut self, attempt: u32) -> Result<(), Error> {
         let channel_id = self.config.channel_id.clone();
-        if self.chat_channel_id.is_none() {
+        if self.chat_channel_id.is_none() || self.stale_chat {
             let content = self.api().live_status(&channel_id).await?;
             if content.is_null() {
                 return Err(Error::ChannelNotFound { channel_id });
@@ -1017,6 +1034,9 @@ impl Task {
             match status.chat_channel_id.clone() {
                 Some(chat) => {
                     self.note_broadcast(&status, Some(chat));
+                    if std::mem::take(&mut self.stale_chat) {
+                        self.token = None;
+                    }
                 }
                 None if status.adult && status.user_adult_status.as_deref() != Some("ADULT") => {
                     return Err(Error::AdultRestricted { channel_id });
@@ -1048,7 +1068,16 @@ impl Task {
         if self.token.is_none() {
             let content = self.api().access_token(&chat).await?;
             self.token = Some(decode::access_token(&content).ok_or_else(|| {
-                Error::decode("the access token", "no accessToken", &content.to_string())
+                // The answer holds tokens: keep its shape (the keys), never its values.
+                let keys = content
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                Error::decode(
+                    "the access token",
+                    "no accessToken",
+                    &format!("<redacted; keys: {keys}>"),
+                )
             })?);
         }
         let url = self.config.endpoints.chat_url(&chat, attempt);
@@ -1228,7 +1257,8 @@ impl Task {
         let timing = self.config.timing.clone();
         let mut last_inbound = Instant::now();
         let mut ping_sent: Option<Instant> = None;
-        let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<Result<Value, Error>>();
+        // Boxed: the channel allocates room for 32 items up front (see `Item`).
+        let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<Box<Result<Value, Error>>>();
         let mut polling = false;
         loop {
             let keepalive = match ping_sent {
@@ -1288,14 +1318,14 @@ impl Task {
                         let tx = poll_tx.clone();
                         async move {
                             let api = Api { endpoints: &endpoints, credentials, user_agent: &ua, timeout: timing.request_timeout };
-                            let _ = tx.send(api.live_status(&channel).await);
+                            let _ = tx.send(Box::new(api.live_status(&channel).await));
                         }
                     };
                     tokio::spawn(fut);
                 }
                 Some(result) = poll_rx.recv() => {
                     polling = false;
-                    match result {
+                    match *result {
                         Ok(content) if !content.is_null() => {
                             let status = decode::live_status(&content);
                             if self.note_broadcast(&status, status.chat_channel_id.clone()) {
@@ -1405,6 +1435,11 @@ impl Task {
                             self.emit(Err(Error::decode("a chat line", why, &line.to_string())));
                         }
                     }
+                    // The stream's receiver spends one unit of tokio's cooperative budget per
+                    // item; spend one per item sent too, so that while frames keep arriving
+                    // this task yields as often as the consumer does and the unbounded
+                    // stream cannot run ahead of it (on one thread it grew by gigabytes).
+                    tokio::task::coop::consume_budget().await;
                 }
             }
         }

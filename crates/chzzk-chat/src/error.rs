@@ -160,6 +160,20 @@ impl Error {
         }
     }
 
+    /// Whether waiting cannot help once the client has joined before: the channel is gone, the
+    /// live is 19+, the login cookies stopped working, or the input was refused. The client
+    /// retries every other failure of a rejoin.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::ChannelNotFound { .. }
+                | Self::AdultRestricted { .. }
+                | Self::LoginRequired { .. }
+                | Self::InvalidInput(_)
+                | Self::SessionEnded
+        )
+    }
+
     /// How long the server asked to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

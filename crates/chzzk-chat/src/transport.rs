@@ -107,6 +107,17 @@ async fn open(uri: &Uri) -> Result<Stream, Error> {
 /// The chat socket.
 pub(crate) type Ws = WebSocketStream<Stream>;
 
+/// The socket's buffers. tungstenite reads into a buffer of `read_buffer_size` (128 KiB by
+/// default) allocated up front and zero-filled on the first read, so every idle connection
+/// held 128 KiB; 4 KiB (a page) costs no CPU per event even at full speed (`cargo xtask
+/// bench`, end to end) and still takes a frame of any size up to the limit in one piece (the
+/// buffer grows for it). The write buffer is a `Vec` that grows only to the largest frame sent.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .max_message_size(Some(16 << 20))
+}
+
 /// Opens the chat WebSocket.
 pub(crate) async fn ws_connect(url: &str, user_agent: &str, limit: Duration) -> Result<Ws, Error> {
     let fut = async {
@@ -122,7 +133,7 @@ pub(crate) async fn ws_connect(url: &str, user_agent: &str, limit: Duration) -> 
             .parse()
             .map_err(|_| Error::InvalidInput(format!("bad chat URL {url}")))?;
         let stream = open(&uri).await?;
-        let config = WebSocketConfig::default().max_message_size(Some(16 << 20));
+        let config = ws_config();
         let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(config))
             .await
             .map_err(Error::transport)?;

@@ -211,9 +211,17 @@ async fn room_events(session: &Session, room_id: u64) -> Result<Frame, Error> {
             ],
         )
         .await?;
+    if resp.status >= 500 {
+        return Err(Error::Http {
+            method: "POST",
+            url,
+            status: resp.status,
+            body: truncate(&resp.text(), 512),
+        });
+    }
     if resp.status != 200 {
         return Err(Error::OperationFailed {
-            action: "join",
+            action: "reading the room's events",
             status: resp.status,
             text: truncate(&resp.text(), 512),
         });
@@ -615,6 +623,7 @@ impl Room {
             seen: Seen::default(),
             last_event: None,
             reconnects: 0,
+            retry_after: None,
             rng: seed,
         };
         tokio::spawn(socket.run());
@@ -714,6 +723,8 @@ struct Socket {
     last_event: Option<u64>,
     reconnects: u32,
     rng: u64,
+    /// How long the server asked to wait before the next attempt.
+    retry_after: Option<Duration>,
 }
 
 impl Socket {
@@ -794,8 +805,13 @@ impl Socket {
                     attempt = 0;
                     self.session(ws).await
                 }
-                Err(e) if !e.is_retryable() => End::Fatal(e),
-                Err(e) => End::Lost(e.to_string()),
+                // The room was joined, so a failure here is passing unless it says otherwise
+                // (an error page, a 409, a failed gap fill): keep trying, with backoff.
+                Err(e) if e.is_permanent() => End::Fatal(e),
+                Err(e) => {
+                    self.retry_after = e.retry_after();
+                    End::Lost(e.to_string())
+                }
             };
             match end {
                 End::Closed(done) => {
@@ -817,7 +833,9 @@ impl Socket {
                         break format!("gave up after {} attempts: {reason}", attempt - 1);
                     }
                     let r = self.random();
-                    let delay = policy.delay(attempt, r);
+                    let delay = policy
+                        .delay(attempt, r)
+                        .max(self.retry_after.take().unwrap_or_default());
                     self.emit(Ok(Event::Reconnecting(Reconnecting {
                         room_id,
                         attempt,
@@ -845,13 +863,10 @@ impl Socket {
     async fn connect(&mut self) -> Result<transport::Ws, Error> {
         let session = Arc::clone(&self.room.session);
         let room_id = self.room.room_id;
-        let fkey = session.fkey().await?;
         let auth_url = session.chat_url("/ws-auth");
+        // An action: a 409 is waited out and retried like any other.
         let resp = session
-            .post_form(
-                &auth_url,
-                &[("roomid", &room_id.to_string()), ("fkey", &fkey)],
-            )
+            .action(&auth_url, &[("roomid", &room_id.to_string())])
             .await?;
         if resp.status != 200 {
             return Err(Error::Http {
@@ -885,10 +900,11 @@ impl Socket {
         if self.reconnects > 0 {
             // Messages posted while the socket was down (the socket's replay from `l` covers
             // the rest); delivered once each, oldest first, before anything newer.
-            match room_events(&session, room_id).await {
-                Ok(frame) => self.deliver(frame.events, true),
-                Err(e) => tracing::warn!(error = %e, "gap fill failed"),
-            }
+            // If it fails, this socket is given up: the next one fills the gap again.
+            let frame = room_events(&session, room_id).await.inspect_err(|e| {
+                tracing::warn!(error = %e, "gap fill failed; connecting again");
+            })?;
+            self.deliver(frame.events, true);
         }
         self.reconnects += 1;
         Ok(ws)

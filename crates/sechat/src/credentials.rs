@@ -218,8 +218,19 @@ impl Credentials {
                 path: path.display().to_string(),
                 source,
             })?;
-        let saved: SavedFile = serde_json::from_str(&text)
-            .map_err(|e| Error::decode("a credentials file", e.to_string(), "<redacted>"))?;
+        // serde's message can quote a value of the file (a cookie): keep only where it failed.
+        let saved: SavedFile = serde_json::from_str(&text).map_err(|e| {
+            Error::decode(
+                "a credentials file",
+                format!(
+                    "{:?} error at line {} column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+                "<redacted>",
+            )
+        })?;
         if saved.format != FORMAT || saved.version != 1 {
             return Err(Error::decode(
                 "a credentials file",
@@ -401,10 +412,14 @@ async fn validate(session: &Session, server: &Server) -> Result<(u64, CookieStor
     }
 }
 
-/// Writes `bytes` to a sibling temporary file with mode 0600, syncs it, and renames it over
-/// `path`.
+/// Writes `bytes` to a new sibling temporary file with mode 0600, syncs it, and renames it over
+/// `path`. Each call has its own temporary file (created exclusively, so never a stale or
+/// planted one), which is removed when anything fails: concurrent saves never mix, and a
+/// reader sees the old file or the new one, whole.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SAVES: AtomicU64 = AtomicU64::new(0);
     let err = |source| Error::File {
         path: path.display().to_string(),
         source,
@@ -413,23 +428,47 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("credentials"),
-        std::process::id()
-    ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("credentials");
+    let mut attempts = 0;
+    let (tmp, mut f) = loop {
+        let tmp = dir.join(format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            SAVES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        match opts.open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 16 => {
+                attempts += 1;
+            }
+            Err(e) => return Err(err(e)),
+        }
+    };
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| {
+            drop(f);
+            std::fs::rename(&tmp, path)
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
     }
-    let mut f = opts.open(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(err)
+    // The rename itself survives a power loss once the directory is synced (best effort).
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }

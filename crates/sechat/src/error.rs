@@ -167,6 +167,20 @@ impl Error {
         }
     }
 
+    /// Whether waiting cannot help: the login or the saved credentials were refused, the
+    /// input or the message was wrong, a file could not be used. A joined room's socket
+    /// retries every other failure (gateway error pages, rate limits, lost connections).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Login(_)
+                | Self::Expired
+                | Self::InvalidInput(_)
+                | Self::NoSuchMessage { .. }
+                | Self::File { .. }
+        )
+    }
+
     /// Whether trying again later may help.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -126,7 +126,12 @@ pub(crate) async fn ws_connect(
             .parse()
             .map_err(|_| Error::InvalidInput(format!("bad websocket URL {url}")))?;
         let stream = open(&uri).await?;
-        let config = WebSocketConfig::default().max_message_size(Some(16 << 20));
+        // tungstenite's read buffer (128 KiB by default) is allocated and zero-filled for
+        // every socket; 4 KiB holds an idle socket's memory down and grows for larger frames
+        // (measured on chzzk-chat's sockets by `cargo xtask bench`, docs/benchmarks.md).
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .max_message_size(Some(16 << 20));
         let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(config))
             .await
             .map_err(Error::transport)?;
