@@ -62,7 +62,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let features = offline_features()?;
     let features = features.as_str();
     step("rustfmt", || {
-        exec(cargo_with(&["fmt", "--all", "--", "--check"]))
+        exec(cargo_with(&["fmt", "--all", "--", "--check"]))?;
+        // The fuzz crate is a workspace of its own.
+        exec(cargo_with(&[
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--all",
+            "--",
+            "--check",
+        ]))
     })?;
     step("clippy", || {
         exec(cargo_with(&[
@@ -139,6 +148,32 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step(
         "interop (the reference clients as oracles; installs pinned versions from PyPI and npm)",
         || crate::interop::run(&[]),
+    )?;
+    step(
+        "fuzz targets (lint, build, and run over their seed corpus; docs/fuzzing.md)",
+        || {
+            let manifest = "fuzz/Cargo.toml";
+            exec(cargo_with(&[
+                "clippy",
+                "--manifest-path",
+                manifest,
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ]))?;
+            exec(cargo_with(&[
+                "test",
+                "--manifest-path",
+                manifest,
+                "--locked",
+            ]))
+        },
+    )?;
+    step(
+        "faults (a CI-sized campaign; `cargo xtask faults --rounds 1000` runs the full one)",
+        || crate::faults::run(&[]),
     )?;
     // Last, so its closing summary line is the last thing CI prints.
     if has_nextest() {

@@ -3,6 +3,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod faults;
 mod fixtures;
 mod interop;
 
@@ -23,6 +24,11 @@ cargo xtask <command>
                                      secrets, and plays through the replay server
   bench [--quick]                    the speed and scale goals, side by side with the reference
                                      clients (release builds; a table and target/bench/report.json)
+  faults [--seed S] [--rounds N] [--only CRATE]...
+                                     fault campaign through chat-replay: drops, closes, stalls,
+                                     broken and oversize frames, HTTP errors, crashes; reports
+                                     panics, hangs, lost and duplicated messages (N rounds per
+                                     crate, default 40)
   interop [--only ORACLE]...         check our crates against the real reference clients
                                      (installs pinned versions into target/interop)
 ";
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
         "test-fixtures" => fixtures::test_fixtures(rest),
         "fixtures-check" => fixtures::check(rest),
         "interop" => interop::run(rest),
+        "faults" => faults::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -56,8 +56,20 @@ pub struct Header {
     /// Client→server frames that may arrive at any time on any connection and are skipped when
     /// they do not match the expected step (keepalives). Patterns, matched partially.
     pub ignore_c2s: Vec<Value>,
+    /// Keepalives the server answers on any connection it is reading: a client frame matching
+    /// `c2s` is skipped like an `ignore_c2s` one, and `s2c` is sent back (a live server's pong).
+    pub keepalive: Vec<Keepalive>,
     /// Part of `cargo xtask demo` (a main-path scenario worth showing).
     pub demo: bool,
+}
+
+/// A keepalive the replay server answers by itself (header `keepalive`).
+#[derive(Debug, Clone)]
+pub struct Keepalive {
+    /// Pattern of the client's frame (matched partially).
+    pub c2s: Value,
+    /// The answer, sent as a text frame.
+    pub s2c: Value,
 }
 
 /// One expected event.
@@ -486,6 +498,22 @@ fn parse_header(mut obj: Map<String, Value>) -> Result<Header, String> {
         Some(Value::Array(a)) => a,
         Some(_) => return Err("\"ignore_c2s\" must be an array of patterns".into()),
     };
+    let keepalive = match obj.remove("keepalive") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .map(|k| match k {
+                Value::Object(mut k) => {
+                    let c2s = k.remove("c2s").ok_or("a keepalive needs \"c2s\"")?;
+                    let s2c = k.remove("s2c").ok_or("a keepalive needs \"s2c\"")?;
+                    reject_unknown(&k, "keepalive")?;
+                    Ok(Keepalive { c2s, s2c })
+                }
+                _ => Err("a keepalive must be {\"c2s\": PATTERN, \"s2c\": FRAME}".to_owned()),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("\"keepalive\" must be an array".into()),
+    };
     let demo = take_bool(&mut obj, "demo")?;
     reject_unknown(&obj, "header")?;
     Ok(Header {
@@ -496,6 +524,7 @@ fn parse_header(mut obj: Map<String, Value>) -> Result<Header, String> {
         notes,
         config,
         ignore_c2s,
+        keepalive,
         demo,
     })
 }
@@ -702,8 +731,24 @@ fn parse_step(line: usize, mut obj: Map<String, Value>) -> Result<Step, String> 
         let dir =
             take_str(&mut obj, "dir")?.ok_or("a ws step needs \"dir\": \"c2s\" or \"s2c\"")?;
         let exact = take_exact(&mut obj)?;
-        let payload = take_payload(&mut obj, false)?
+        let repeat = match obj.remove("repeat") {
+            None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|n| (1..=1 << 28).contains(n))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or("\"repeat\" must be a count from 1 to 2^28")?,
+            ),
+        };
+        let mut payload = take_payload(&mut obj, false)?
             .ok_or("a ws step needs one of \"json\", \"text\", \"b64\"")?;
+        if let Some(n) = repeat {
+            // Oversize frames without a fixture line of that size.
+            match (&payload, dir.as_str()) {
+                (Payload::Text(t), "s2c") => payload = Payload::Text(t.repeat(n)),
+                _ => return Err("\"repeat\" is for server text frames only".into()),
+            }
+        }
         match dir.as_str() {
             "c2s" => StepKind::ClientFrame {
                 conn,
@@ -822,6 +867,31 @@ mod tests {
             f.steps[5].to_string(),
             "line 7: ws_close c1 by server code 1000"
         );
+    }
+
+    #[test]
+    fn repeat_builds_an_oversize_server_frame_and_keepalives_parse() {
+        let f = parse(concat!(
+            "{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\",",
+            "\"keepalive\":[{\"c2s\":{\"cmd\":0},\"s2c\":{\"cmd\":10000}}]}\n",
+            "{\"ws_open\":\"c1\",\"path\":\"/\"}\n",
+            "{\"ws\":\"c1\",\"dir\":\"s2c\",\"text\":\"ab\",\"repeat\":3}\n",
+        ))
+        .unwrap();
+        assert!(
+            matches!(&f.steps[1].kind, StepKind::ServerFrame { payload: Payload::Text(t), .. } if t == "ababab")
+        );
+        assert_eq!(f.header.keepalive.len(), 1);
+        for bad in [
+            "{\"ws\":\"c1\",\"dir\":\"c2s\",\"text\":\"ab\",\"repeat\":3}",
+            "{\"ws\":\"c1\",\"dir\":\"s2c\",\"json\":{},\"repeat\":3}",
+            "{\"ws\":\"c1\",\"dir\":\"s2c\",\"text\":\"ab\",\"repeat\":0}",
+        ] {
+            let text = format!(
+                "{{\"fixture\":1,\"platform\":\"p\",\"title\":\"t\"}}\n{{\"ws_open\":\"c1\",\"path\":\"/\"}}\n{bad}\n"
+            );
+            assert!(parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod mirror;
 pub mod pattern;
 mod server;
 
-pub use fixture::{Fixture, LoadError, Payload, Side, Step, StepKind};
+pub use fixture::{Fixture, Header, Keepalive, LoadError, Payload, Side, Step, StepKind};
 pub use server::{Action, Actions, FinishError, ReplayServer, Report};
 
 /// The workspace README's examples, compiled and run as doctests.

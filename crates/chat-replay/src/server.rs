@@ -381,7 +381,20 @@ impl Inner {
         self.state().vars.clone()
     }
 
+    /// The server's answer to a keepalive frame (header `keepalive`), if `frame` is one.
+    fn keepalive_answer(&self, frame: &Frame) -> Option<Message> {
+        let v = frame.json()?;
+        self.fixture.header.keepalive.iter().find_map(|k| {
+            pattern::match_value(&k.c2s, &v, false, &mut Vars::new())
+                .is_ok()
+                .then(|| Message::text(k.s2c.to_string()))
+        })
+    }
+
     fn is_ignored(&self, frame: &Frame) -> bool {
+        if self.keepalive_answer(frame).is_some() {
+            return true;
+        }
         self.fixture.header.ignore_c2s.iter().any(|p| {
             let mut scratch = Vars::new();
             match (p, frame) {
@@ -1016,6 +1029,23 @@ async fn read(ws: &mut Ws, shutdown: &mut watch::Receiver<bool>) -> Read {
     }
 }
 
+/// Reads the next frame of a scripted connection, answering keepalives on the way.
+async fn read_lane(inner: &Inner, ws: &mut Ws, shutdown: &mut watch::Receiver<bool>) -> Read {
+    loop {
+        match read(ws, shutdown).await {
+            Read::Data(f) => match inner.keepalive_answer(&f) {
+                Some(answer) => {
+                    if ws.send(answer).await.is_err() {
+                        return Read::Gone;
+                    }
+                }
+                None => return Read::Data(f),
+            },
+            other => return other,
+        }
+    }
+}
+
 /// Lets the close handshake finish (tungstenite answers a close while we keep reading).
 async fn drain(ws: &mut Ws, shutdown: &mut watch::Receiver<bool>) {
     while let Read::Data(_) = read(ws, shutdown).await {}
@@ -1026,7 +1056,7 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
     loop {
         let Some(i) = inner.next_in_lane(&lane) else {
             // The script for this connection is over: anything but keepalives is unexpected.
-            match read(&mut ws, &mut shutdown).await {
+            match read_lane(&inner, &mut ws, &mut shutdown).await {
                 Read::Data(f) if inner.is_ignored(&f) => continue,
                 Read::Data(f) => {
                     inner.problem(format!(
@@ -1045,7 +1075,7 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
             while !inner.is_ready(i) {
                 tokio::select! {
                     r = changed.changed() => if r.is_err() { return },
-                    r = read(&mut ws, &mut shutdown) => match r {
+                    r = read_lane(&inner, &mut ws, &mut shutdown) => match r {
                         Read::Data(f) if inner.is_ignored(&f) => {}
                         Read::Data(f) => inner.problem(format!(
                             "unexpected frame on {lane}: {} (the server was about to do {step})",
@@ -1072,13 +1102,19 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
                     };
                     match msg {
                         Ok(msg) => {
-                            if ws.send(msg).await.is_err() {
+                            // The server did its step even when the client is gone (it may
+                            // have dropped the connection on purpose: an oversize frame).
+                            let sent = ws.send(msg).await;
+                            inner.consume(i);
+                            if sent.is_err() {
                                 return;
                             }
                         }
-                        Err(e) => inner.problem(format!("fixture error at {step}: {e}")),
+                        Err(e) => {
+                            inner.problem(format!("fixture error at {step}: {e}"));
+                            inner.consume(i);
+                        }
                     }
-                    inner.consume(i);
                 }
                 StepKind::Close { code, reason, .. } => {
                     let frame = CloseFrame {
@@ -1105,7 +1141,7 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
             continue;
         }
         // A client-driven step: the next frame (or close) must match it.
-        match read(&mut ws, &mut shutdown).await {
+        match read_lane(&inner, &mut ws, &mut shutdown).await {
             Read::Data(f) => {
                 let StepKind::ClientFrame { payload, exact, .. } = &step.kind else {
                     if !inner.is_ignored(&f) {

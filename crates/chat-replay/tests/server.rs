@@ -388,6 +388,38 @@ async fn keepalives_are_ignored_and_actions_are_delivered_in_order() {
 }
 
 #[tokio::test]
+async fn keepalives_are_answered_while_the_server_waits_and_reads() {
+    let fixture = format!(
+        "{}\n{}",
+        r#"{"fixture":1,"platform":"replay","title":"inline","keepalive":[{"c2s":{"cmd":0},"s2c":{"cmd":10000}}]}"#,
+        concat!(
+            r#"{"ws_open":"c1","path":"/chat"}"#,
+            "\n",
+            r#"{"ws":"c1","dir":"c2s","json":{"cmd":100}}"#,
+            "\n",
+            r#"{"ws":"c1","dir":"s2c","json":{"cmd":10100}}"#,
+            "\n",
+        )
+    );
+    let server = ReplayServer::start(Arc::new(Fixture::parse("inline.jsonl", &fixture).unwrap()))
+        .await
+        .unwrap();
+    let mut ws = ws_connect(&format!("{}/chat", server.ws_base())).await;
+    // Answered while the server expects a client frame...
+    ws.send(Message::text(r#"{"cmd":0}"#)).await.unwrap();
+    assert_eq!(next_json(&mut ws).await, json!({"cmd": 10000}));
+    ws.send(Message::text(r#"{"cmd":100}"#)).await.unwrap();
+    assert_eq!(next_json(&mut ws).await, json!({"cmd": 10100}));
+    // ...and after the script for the connection is over.
+    ws.send(Message::text(r#"{"cmd":0,"ver":"2"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await, json!({"cmd": 10000}));
+    server.wait_done().await;
+    server.finish().await.expect("keepalives are not failures");
+}
+
+#[tokio::test]
 async fn a_stalled_connection_stays_silent_until_finish() {
     let server = start(concat!(
         r#"{"ws_open":"c1","path":"/chat"}"#,

@@ -285,8 +285,11 @@ pub(crate) fn prepare() -> Result<Env, String> {
     let venv = dir.join("venv");
     let python = venv.join("bin/python");
     let requirements = root.join("interop/requirements.txt");
-    let pins = std::fs::read_to_string(&requirements)
-        .map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let constraints = root.join("interop/constraints.txt");
+    let pins = [&requirements, &constraints]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())))
+        .collect::<Result<String, String>>()?;
     if !stamp_matches(&venv, &pins) {
         println!(
             "==> installing the Python reference clients into {}",
@@ -312,7 +315,9 @@ pub(crate) fn prepare() -> Result<Env, String> {
                     "--disable-pip-version-check",
                     "-r",
                 ])
-                .arg(&requirements),
+                .arg(&requirements)
+                .arg("-c")
+                .arg(&constraints),
         )?;
         write_stamp(&venv, &pins)?;
     }
