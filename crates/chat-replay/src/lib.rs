@@ -11,12 +11,15 @@
 //! - [`mirror`]: a client that plays the client side of any fixture from the script itself,
 //!   which proves a fixture is self-consistent.
 //! - [`lint`]: the secrets check of `cargo xtask fixtures-check`.
+//! - [`secrets`]: for the crates' secrets tests, a log capture at trace level and a TLS server
+//!   no client trusts.
 
 pub mod fixture;
 pub mod harness;
 pub mod lint;
 pub mod mirror;
 pub mod pattern;
+pub mod secrets;
 mod server;
 
 pub use fixture::{Fixture, Header, Keepalive, LoadError, Payload, Side, Step, StepKind};

@@ -7,59 +7,16 @@
 //! trace level), contain no message text.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+
+use chat_replay::secrets::LogCapture;
 
 use livekit_chat::{
     ChatManager, ChatOptions, Error, InMemoryRoom, Participant, RoomOptions, SendMode,
     TransportError,
 };
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
 /// What participants send: it must show up nowhere but in messages and events.
 const SECRET: &str = "fake-livekit-access-token-1";
-
-/// Every event and span field, formatted, as a log line would show it.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-struct Line<'a>(&'a mut String);
-
-impl Visit for Line<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={value:?} ", field.name());
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut line = format!("span {} ", span.metadata().name());
-        span.record(&mut Line(&mut line));
-        self.0.lock().unwrap().push(line);
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut line = String::from("record ");
-        values.record(&mut Line(&mut line));
-        self.0.lock().unwrap().push(line);
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = format!(
-            "{} {} ",
-            event.metadata().level(),
-            event.metadata().target()
-        );
-        event.record(&mut Line(&mut line));
-        self.0.lock().unwrap().push(line);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
 
 fn assert_clean(what: &str, text: &str) {
     assert!(!text.contains(SECRET), "{what} shows a secret: {text}");
@@ -86,7 +43,7 @@ fn options(mode: SendMode) -> ChatOptions {
 
 #[tokio::test]
 async fn no_secret_in_debug_display_or_logs() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     tracing::subscriber::set_global_default(capture.clone()).expect("the only subscriber");
 
     let room = InMemoryRoom::new(RoomOptions::default());
@@ -163,7 +120,7 @@ async fn no_secret_in_debug_display_or_logs() {
     assert!(matches!(err, Error::Closed), "{err}");
     assert_error_clean("a closed manager", err);
 
-    let lines = capture.0.lock().unwrap().clone();
+    let lines = capture.lines();
     assert!(
         lines.iter().any(|l| l.contains("legacy copy too large")),
         "the session logged its fallback: {lines:?}"

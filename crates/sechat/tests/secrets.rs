@@ -11,14 +11,14 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use chat_replay::secrets::{
+    LogCapture, SelfSignedServer, rustls_error, self_signed_cert, tls_provider,
+};
 use chat_replay::{Fixture, ReplayServer};
 use sechat::{ChatClient, Credentials, Options, RateLimitPolicy, ReconnectPolicy, Server, Timing};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
 const EMAIL: &str = "examplebot@example.com";
 const PASSWORD: &str = "fake-password-1";
@@ -31,47 +31,6 @@ const SERVER_SECRETS: [&str; 6] = [
     "fake-login-fkey-1",
     "fake-chat-fkey-1",
 ];
-
-/// Every event and span field, formatted, as a log line would show it.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-struct Line<'a>(&'a mut String);
-
-impl Visit for Line<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={value:?} ", field.name());
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut line = format!("span {} ", span.metadata().name());
-        span.record(&mut Line(&mut line));
-        self.0.lock().unwrap().push(line);
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut line = String::from("record ");
-        values.record(&mut Line(&mut line));
-        self.0.lock().unwrap().push(line);
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = format!(
-            "{} {} ",
-            event.metadata().level(),
-            event.metadata().target()
-        );
-        event.record(&mut Line(&mut line));
-        self.0.lock().unwrap().push(line);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
 
 fn assert_clean(what: &str, text: &str) {
     for secret in [EMAIL, PASSWORD].iter().chain(&SERVER_SECRETS) {
@@ -144,7 +103,7 @@ async fn logged_in() -> (ReplayServer, Server, Credentials) {
 
 #[tokio::test]
 async fn no_secret_in_debug_display_or_logs() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     tracing::subscriber::set_global_default(capture.clone()).expect("the only subscriber");
 
     for config in [
@@ -243,7 +202,7 @@ async fn no_secret_in_debug_display_or_logs() {
         .expect_err("no file");
     assert_error_clean("a missing credentials file", e);
 
-    let lines = capture.0.lock().unwrap().clone();
+    let lines = capture.lines();
     assert!(
         lines
             .iter()
@@ -340,98 +299,17 @@ async fn the_credentials_file_is_private_and_replaced_atomically() {
 // ---------------------------------------------------------------------------------------------
 // TLS
 
-/// Test data, not a secret: a throwaway self-signed certificate for `localhost` and
-/// `127.0.0.1` (valid 2000 to 2999, not a CA) and its private key, generated for this test
-/// only (Python `cryptography`, P-256). No client trusts it, which is the point.
-const SELF_SIGNED_CERT: &str = "-----BEGIN CERTIFICATE-----
-MIIBfjCCASOgAwIBAgIUFEfF5q1CDjThdqXM+lUJ+dradKYwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTAwMDEwMTAwMDAwMFoYDzI5OTkxMjMx
-MDAwMDAwWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAASNtAejzY85DkheFdIJqGE9qnzoReAjwjdtNlUN1YUkiKDMqmePapZK
-F9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnDo1EwTzAaBgNVHREEEzARgglsb2NhbGhv
-c3SHBH8AAAEwDAYDVR0TAQH/BAIwADAOBgNVHQ8BAf8EBAMCB4AwEwYDVR0lBAww
-CgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSQAwRgIhAIC0C292zttoyedoJUW7X9dL
-EVxbQmiKrPSQpfvmaUfGAiEA+PKB3DIyQp0X3NO7bp6p7Xax3ovEjonrHHWYzWj6
-SE0=
------END CERTIFICATE-----
-";
-const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVINKyLzZWkeWrVvm
-m4+xG+wSO5SD6SrhWshjd5OwVrahRANCAASNtAejzY85DkheFdIJqGE9qnzoReAj
-wjdtNlUN1YUkiKDMqmePapZKF9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnD
------END PRIVATE KEY-----
-";
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn cert() -> rustls::pki_types::CertificateDer<'static> {
-    use rustls::pki_types::pem::PemObject as _;
-    rustls::pki_types::CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).unwrap()
-}
-
-/// A TLS server on loopback presenting the self-signed certificate; reports the outcome of
-/// every handshake.
-async fn self_signed_server() -> (
-    std::net::SocketAddr,
-    tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>,
-) {
-    use rustls::pki_types::pem::PemObject as _;
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert()], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let outcome = acceptor
-                .accept(tcp)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string());
-            if tx.send(outcome).is_err() {
-                break;
-            }
-        }
-    });
-    (addr, rx)
-}
-
-/// The rustls error somewhere in `e`'s chain (I/O errors wrap it without exposing it as a
-/// source).
-fn rustls_error(e: &(dyn std::error::Error + 'static)) -> Option<rustls::Error> {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return Some(r.clone());
-        }
-        if let Some(r) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(r.clone());
-        }
-        next = e.source();
-    }
-    None
-}
-
 #[tokio::test]
 async fn an_https_server_with_a_self_signed_certificate_is_refused() {
-    let (addr, mut handshakes) = self_signed_server().await;
+    let SelfSignedServer {
+        addr,
+        mut handshakes,
+    } = SelfSignedServer::start().await.unwrap();
 
     // The server works: a client that trusts the certificate completes the handshake.
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert()).unwrap();
-    let trusting = rustls::ClientConfig::builder_with_provider(provider())
+    roots.add(self_signed_cert()).unwrap();
+    let trusting = rustls::ClientConfig::builder_with_provider(tls_provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)

@@ -3,14 +3,12 @@
 //! the client is away come back in the gap-fill answer (the last 50 lines), together with
 //! lines it already has, so both gap fill and deduplication are exercised.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chat_replay::{Fixture, ReplayServer};
 use chzzk_chat::{ChatClient, Endpoints, Event, ReconnectPolicy, Timing};
 use serde_json::{Value, json};
 
-use super::{Outcome, Rng, STALL_GUARD, Session, garbage_frame, http_fault, line, oversize_frame};
+use super::{Outcome, Rng, Seen, Session, garbage_frame, http_fault, line, oversize_frame};
 
 const CHANNEL: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const CHAT: &str = "N2xQ7a";
@@ -306,22 +304,9 @@ pub(super) fn session(rng: &mut Rng) -> Session {
 
 /// Plays a session against the real client.
 pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
-    let mut outcome = Outcome::default();
-    let fixture = match Fixture::parse("faults.jsonl", &session.fixture) {
-        Ok(f) => f,
-        Err(e) => {
-            outcome
-                .failures
-                .push(format!("generated an invalid session: {e}"));
-            return outcome;
-        }
-    };
-    let server = match ReplayServer::start(Arc::new(fixture)).await {
+    let server = match super::start(session).await {
         Ok(s) => s,
-        Err(e) => {
-            outcome.failures.push(format!("replay server: {e}"));
-            return outcome;
-        }
+        Err(outcome) => return outcome,
     };
     let mut timing = Timing::default();
     timing.ping_after = Duration::from_millis(300);
@@ -339,68 +324,26 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
         .timing(timing)
         .jitter_seed(seed)
         .build();
-    let mut events = match client.connect().await {
+    let events = match client.connect().await {
         Ok(e) => e,
         Err(e) => {
-            outcome.failures.push(format!("first join failed: {e}"));
             let _ = server.finish().await;
-            return outcome;
+            return Outcome {
+                failures: vec![format!("first join failed: {e}")],
+                ..Outcome::default()
+            };
         }
     };
-    let slow = session.slow_consumer;
-    let collector = tokio::spawn(async move {
-        let mut o = Outcome::default();
-        let mut lost_at: Option<Instant> = None;
-        while let Some(item) = events.next().await {
-            if slow {
-                // A consumer busy elsewhere: the client must hold lines, not drop them.
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            match item {
-                Ok(Event::Chat(m)) => o.delivered.push(m.key()),
-                Ok(Event::Reconnecting(_)) => {
-                    lost_at.get_or_insert_with(Instant::now);
-                }
-                Ok(Event::Connected(c)) if c.rejoin > 0 => {
-                    if let Some(t) = lost_at.take() {
-                        o.recoveries.push(t.elapsed());
-                    }
-                }
-                Ok(Event::Disconnected(d)) if d.reason != "closed by the client" => {
-                    o.failures.push(format!("the client stopped: {}", d.reason));
-                }
-                Ok(_) => {}
-                Err(_) => o.errors += 1,
-            }
-        }
-        o
+    let collector = super::collect(events, session.slow_consumer, |item| match item {
+        Ok(Event::Chat(m)) => Seen::Message(m.key()),
+        Ok(Event::Reconnecting(_)) => Seen::Lost,
+        Ok(Event::Connected(c)) if c.rejoin > 0 => Seen::Recovered,
+        Ok(Event::Disconnected(d)) if d.reason != "closed by the client" => Seen::Stopped(d.reason),
+        Ok(_) => Seen::Other,
+        Err(_) => Seen::Error,
     });
-    if tokio::time::timeout(STALL_GUARD, server.wait_done())
-        .await
-        .is_err()
-    {
-        outcome.hung = true;
-    }
-    let _ = client.close().await;
-    match collector.await {
-        Ok(o) => {
-            outcome = Outcome {
-                hung: outcome.hung,
-                ..o
-            }
-        }
-        Err(e) => outcome.failures.push(format!("collector: {e}")),
-    }
-    if tokio::time::timeout(Duration::from_secs(2), server.wait_all())
-        .await
-        .is_err()
-    {
-        outcome
-            .failures
-            .push("the client never closed its last connection".into());
-    }
-    if let Err(e) = server.finish().await {
-        outcome.failures.push(format!("script: {e}"));
-    }
-    outcome
+    super::finish(&server, collector, async {
+        let _ = client.close().await;
+    })
+    .await
 }

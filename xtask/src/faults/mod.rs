@@ -15,9 +15,12 @@ mod streams;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chat_replay::{Fixture, ReplayServer};
+use futures_util::{Stream, StreamExt as _};
 use serde_json::{Value, json};
 
 use crate::project_root;
@@ -96,6 +99,106 @@ pub(crate) struct Outcome {
     pub(crate) failures: Vec<String>,
     /// The session stopped making progress (see [`STALL_GUARD`]).
     pub(crate) hung: bool,
+}
+
+/// What the collector makes of one item of a client's event stream.
+#[derive(Debug)]
+pub(crate) enum Seen {
+    /// A posted message, by key.
+    Message(String),
+    /// The client lost its connection and will retry.
+    Lost,
+    /// A connection works again.
+    Recovered,
+    /// The client stopped on its own, and why.
+    Stopped(String),
+    /// A typed error (a bad frame); the stream goes on.
+    Error,
+    /// Anything else.
+    Other,
+}
+
+/// Starts the replay server for a generated session (`Err`: the outcome to report instead).
+pub(crate) async fn start(session: &Session) -> Result<ReplayServer, Outcome> {
+    let fail = |what: String| Outcome {
+        failures: vec![what],
+        ..Outcome::default()
+    };
+    let fixture = Fixture::parse("faults.jsonl", &session.fixture)
+        .map_err(|e| fail(format!("generated an invalid session: {e}")))?;
+    ReplayServer::start(Arc::new(fixture))
+        .await
+        .map_err(|e| fail(format!("replay server: {e}")))
+}
+
+/// Reads a client's events until the stream ends, slowly for a slow-consumer session.
+pub(crate) fn collect<S, T>(
+    mut events: S,
+    slow: bool,
+    see: fn(T) -> Seen,
+) -> tokio::task::JoinHandle<Outcome>
+where
+    S: Stream<Item = T> + Unpin + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut o = Outcome::default();
+        let mut lost_at: Option<Instant> = None;
+        while let Some(item) = events.next().await {
+            if slow {
+                // A consumer busy elsewhere: the client must hold messages, not drop them.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            match see(item) {
+                Seen::Message(key) => o.delivered.push(key),
+                Seen::Lost => {
+                    lost_at.get_or_insert_with(Instant::now);
+                }
+                Seen::Recovered => {
+                    if let Some(t) = lost_at.take() {
+                        o.recoveries.push(t.elapsed());
+                    }
+                }
+                Seen::Stopped(reason) => o.failures.push(format!("the client stopped: {reason}")),
+                Seen::Error => o.errors += 1,
+                Seen::Other => {}
+            }
+        }
+        o
+    })
+}
+
+/// Waits for the session's script to play out (or stop making progress), closes the client,
+/// and gathers what the collector saw and what the server says about the script.
+pub(crate) async fn finish(
+    server: &ReplayServer,
+    collector: tokio::task::JoinHandle<Outcome>,
+    close: impl Future<Output = ()>,
+) -> Outcome {
+    let hung = tokio::time::timeout(STALL_GUARD, server.wait_done())
+        .await
+        .is_err();
+    close.await;
+    let mut outcome = match collector.await {
+        Ok(o) => Outcome { hung, ..o },
+        Err(e) => Outcome {
+            hung,
+            failures: vec![format!("collector: {e}")],
+            ..Outcome::default()
+        },
+    };
+    if tokio::time::timeout(Duration::from_secs(2), server.wait_all())
+        .await
+        .is_err()
+    {
+        outcome
+            .failures
+            .push("the client never closed its last connection".into());
+    }
+    if let Err(e) = server.finish().await {
+        outcome.failures.push(format!("script: {e}"));
+    }
+    outcome
 }
 
 /// Per-crate totals.

@@ -4,14 +4,12 @@
 //! socket's replay from `l` sometimes repeats what the gap fill brought. Every message posted
 //! must arrive once.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chat_replay::{Fixture, ReplayServer};
 use sechat::{ChatClient, Credentials, Event, Options, ReconnectPolicy, Server};
 use serde_json::{Value, json};
 
-use super::{Outcome, Rng, STALL_GUARD, Session, garbage_frame, http_fault, line, oversize_frame};
+use super::{Outcome, Rng, Seen, Session, garbage_frame, http_fault, line, oversize_frame};
 
 const ROOM: u64 = 12345;
 /// The counter the room starts from.
@@ -265,22 +263,9 @@ pub(super) fn session(rng: &mut Rng) -> Session {
 
 /// Plays a session against the real client.
 pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
-    let mut outcome = Outcome::default();
-    let fixture = match Fixture::parse("faults.jsonl", &session.fixture) {
-        Ok(f) => f,
-        Err(e) => {
-            outcome
-                .failures
-                .push(format!("generated an invalid session: {e}"));
-            return outcome;
-        }
-    };
-    let server = match ReplayServer::start(Arc::new(fixture)).await {
+    let server = match super::start(session).await {
         Ok(s) => s,
-        Err(e) => {
-            outcome.failures.push(format!("replay server: {e}"));
-            return outcome;
-        }
+        Err(outcome) => return outcome,
     };
     let target = Server::stack_exchange().with_base(server.http_base(), server.ws_base());
     let mut options = Options::default();
@@ -295,86 +280,40 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
     reconnect.max = Duration::from_millis(20);
     options.reconnect = reconnect;
     options.jitter_seed = seed;
-    let creds = match Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options).await {
-        Ok(c) => c,
+    let joined = async {
+        let creds = Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options)
+            .await
+            .map_err(|e| format!("login failed: {e}"))?;
+        let client = ChatClient::new(&creds, options.clone());
+        let room = client
+            .join(ROOM)
+            .await
+            .map_err(|e| format!("join failed: {e}"))?;
+        let events = room.events().map_err(|e| format!("events: {e}"))?;
+        Ok::<_, String>((room, events))
+    };
+    let (room, events) = match joined.await {
+        Ok(j) => j,
         Err(e) => {
-            outcome.failures.push(format!("login failed: {e}"));
             let _ = server.finish().await;
-            return outcome;
+            return Outcome {
+                failures: vec![e],
+                ..Outcome::default()
+            };
         }
     };
-    let client = ChatClient::new(&creds, options);
-    let room = match client.join(ROOM).await {
-        Ok(r) => r,
-        Err(e) => {
-            outcome.failures.push(format!("join failed: {e}"));
-            let _ = server.finish().await;
-            return outcome;
+    let collector = super::collect(events, session.slow_consumer, |item| match item {
+        Ok(Event::MessagePosted(m)) => {
+            Seen::Message(m.id.map_or_else(String::new, |i| i.to_string()))
         }
-    };
-    let mut events = match room.events() {
-        Ok(e) => e,
-        Err(e) => {
-            outcome.failures.push(format!("events: {e}"));
-            return outcome;
-        }
-    };
-    let slow = session.slow_consumer;
-    let collector = tokio::spawn(async move {
-        let mut o = Outcome::default();
-        let mut lost_at: Option<Instant> = None;
-        while let Some(item) = events.next().await {
-            if slow {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            match item {
-                Ok(Event::MessagePosted(m)) => {
-                    o.delivered
-                        .push(m.id.map_or_else(String::new, |i| i.to_string()));
-                }
-                Ok(Event::Reconnecting(_)) => {
-                    lost_at.get_or_insert_with(Instant::now);
-                }
-                Ok(Event::Connected(c)) if c.reconnect > 0 => {
-                    if let Some(t) = lost_at.take() {
-                        o.recoveries.push(t.elapsed());
-                    }
-                }
-                Ok(Event::Disconnected(d)) if d.reason != "closed by the client" => {
-                    o.failures.push(format!("the client stopped: {}", d.reason));
-                }
-                Ok(_) => {}
-                Err(_) => o.errors += 1,
-            }
-        }
-        o
+        Ok(Event::Reconnecting(_)) => Seen::Lost,
+        Ok(Event::Connected(c)) if c.reconnect > 0 => Seen::Recovered,
+        Ok(Event::Disconnected(d)) if d.reason != "closed by the client" => Seen::Stopped(d.reason),
+        Ok(_) => Seen::Other,
+        Err(_) => Seen::Error,
     });
-    if tokio::time::timeout(STALL_GUARD, server.wait_done())
-        .await
-        .is_err()
-    {
-        outcome.hung = true;
-    }
-    let _ = room.close().await;
-    match collector.await {
-        Ok(o) => {
-            outcome = Outcome {
-                hung: outcome.hung,
-                ..o
-            }
-        }
-        Err(e) => outcome.failures.push(format!("collector: {e}")),
-    }
-    if tokio::time::timeout(Duration::from_secs(2), server.wait_all())
-        .await
-        .is_err()
-    {
-        outcome
-            .failures
-            .push("the client never closed its last connection".into());
-    }
-    if let Err(e) = server.finish().await {
-        outcome.failures.push(format!("script: {e}"));
-    }
-    outcome
+    super::finish(&server, collector, async {
+        let _ = room.close().await;
+    })
+    .await
 }

@@ -1,0 +1,174 @@
+//! Support for the protocol crates' secrets tests (`tests/secrets.rs`): a tracing subscriber
+//! that keeps every log line, and a TLS server on loopback that no client trusts.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+/// A tracing subscriber that records every event and span field at every level, formatted as
+/// a log line would show it (`Debug` of each value). Install it with
+/// `tracing::subscriber::set_global_default(capture.clone())` and read [`lines`](Self::lines).
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<String>>>);
+
+impl LogCapture {
+    /// Everything logged so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn push(&self, line: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line);
+    }
+}
+
+struct Line<'a>(&'a mut String);
+
+impl Visit for Line<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+}
+
+impl Subscriber for LogCapture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut line = format!("span {} ", span.metadata().name());
+        span.record(&mut Line(&mut line));
+        self.push(line);
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        let mut line = String::from("record ");
+        values.record(&mut Line(&mut line));
+        self.push(line);
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = format!(
+            "{} {} ",
+            event.metadata().level(),
+            event.metadata().target()
+        );
+        event.record(&mut Line(&mut line));
+        self.push(line);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+/// Test data, not a secret: a throwaway self-signed certificate for `localhost` and
+/// `127.0.0.1` (valid 2000 to 2999, not a CA) and its private key, generated for these tests
+/// only (Python `cryptography`, P-256). No client trusts it, which is the point.
+const SELF_SIGNED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBfjCCASOgAwIBAgIUFEfF5q1CDjThdqXM+lUJ+dradKYwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTAwMDEwMTAwMDAwMFoYDzI5OTkxMjMx
+MDAwMDAwWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASNtAejzY85DkheFdIJqGE9qnzoReAjwjdtNlUN1YUkiKDMqmePapZK
+F9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnDo1EwTzAaBgNVHREEEzARgglsb2NhbGhv
+c3SHBH8AAAEwDAYDVR0TAQH/BAIwADAOBgNVHQ8BAf8EBAMCB4AwEwYDVR0lBAww
+CgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSQAwRgIhAIC0C292zttoyedoJUW7X9dL
+EVxbQmiKrPSQpfvmaUfGAiEA+PKB3DIyQp0X3NO7bp6p7Xax3ovEjonrHHWYzWj6
+SE0=
+-----END CERTIFICATE-----
+";
+const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVINKyLzZWkeWrVvm
+m4+xG+wSO5SD6SrhWshjd5OwVrahRANCAASNtAejzY85DkheFdIJqGE9qnzoReAj
+wjdtNlUN1YUkiKDMqmePapZKF9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnD
+-----END PRIVATE KEY-----
+";
+
+/// The crypto provider the crates use (ring).
+pub fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The self-signed certificate [`SelfSignedServer`] presents (for a client that does trust
+/// it, to show the server itself works).
+///
+/// # Panics
+/// Never: the certificate is embedded and parses.
+pub fn self_signed_cert() -> rustls::pki_types::CertificateDer<'static> {
+    use rustls::pki_types::pem::PemObject as _;
+    rustls::pki_types::CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes())
+        .expect("invariant: the embedded certificate parses")
+}
+
+/// A TLS server on loopback presenting [`self_signed_cert`].
+#[derive(Debug)]
+pub struct SelfSignedServer {
+    /// Where it listens (`127.0.0.1`).
+    pub addr: SocketAddr,
+    /// The outcome of every handshake, in order (`Err` with rustls's reason).
+    pub handshakes: mpsc::UnboundedReceiver<Result<(), String>>,
+}
+
+impl SelfSignedServer {
+    /// Binds an ephemeral loopback port and accepts until dropped.
+    ///
+    /// # Panics
+    /// Never: the key is embedded and parses.
+    pub async fn start() -> std::io::Result<Self> {
+        use rustls::pki_types::pem::PemObject as _;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes())
+            .expect("invariant: the embedded key parses");
+        let config = rustls::ServerConfig::builder_with_provider(tls_provider())
+            .with_safe_default_protocol_versions()
+            .and_then(|b| {
+                b.with_no_client_auth()
+                    .with_single_cert(vec![self_signed_cert()], key)
+            })
+            .map_err(std::io::Error::other)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (tx, handshakes) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let outcome = acceptor
+                    .accept(tcp)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string());
+                if tx.send(outcome).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self { addr, handshakes })
+    }
+}
+
+/// The rustls error somewhere in `e`'s chain (I/O errors wrap it without exposing it as a
+/// source).
+pub fn rustls_error(e: &(dyn std::error::Error + 'static)) -> Option<rustls::Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return Some(r.clone());
+        }
+        if let Some(r) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(r.clone());
+        }
+        next = e.source();
+    }
+    None
+}
