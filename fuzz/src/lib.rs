@@ -104,7 +104,14 @@ pub fn chzzk_frame(data: &[u8]) {
     use chzzk_chat::DecodedFrame;
     let text = String::from_utf8_lossy(data);
     match chzzk_chat::decode_frame("5f1e2d3c", "N2xQ7a", &text) {
-        Err(why) => assert!(!why.is_empty(), "a frame error says why"),
+        Err(chzzk_chat::Error::Decode { why, raw, .. }) => {
+            assert!(!why.is_empty(), "a frame error says why");
+            assert!(
+                text.starts_with(raw.trim_end_matches('…')),
+                "a frame error keeps the frame"
+            );
+        }
+        Err(other) => panic!("a bad frame is a Decode error, not {other:?}"),
         Ok(DecodedFrame::Events(items)) => {
             for item in items {
                 if let Err((line, why)) = item {

@@ -191,10 +191,15 @@ fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
             }))
             .unwrap_or_else(|_| panic!("decode_frame panicked on {input:?}"));
             match decoded {
-                Err(why) => {
+                Err(chzzk_chat::Error::Decode { why, raw, .. }) => {
                     assert!(!why.is_empty());
+                    assert!(
+                        input.starts_with(raw.trim_end_matches('…')),
+                        "the error keeps the frame: {raw:?}"
+                    );
                     frame_errors += 1;
                 }
+                Err(other) => panic!("a bad frame is a Decode error, not {other:?}"),
                 Ok(DecodedFrame::Events(items)) => {
                     for item in items {
                         match item {

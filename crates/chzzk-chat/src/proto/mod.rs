@@ -217,14 +217,16 @@ pub enum DecodedFrame {
 ///
 /// # Errors
 ///
-/// When the frame is not JSON or has no `cmd` (the client reports it as an error and goes on).
+/// [`Error::Decode`](crate::Error::Decode) keeping the frame (truncated) when it is not JSON
+/// or has no `cmd`: what the client's event stream yields for it before going on.
 #[doc(hidden)]
 pub fn decode_frame(
     channel_id: &str,
     chat_channel_id: &str,
     text: &str,
-) -> Result<DecodedFrame, String> {
-    Ok(match inbound(channel_id, chat_channel_id, parse(text)?) {
+) -> Result<DecodedFrame, crate::Error> {
+    let frame = parse(text).map_err(|why| crate::Error::decode("a chat frame", why, text))?;
+    Ok(match inbound(channel_id, chat_channel_id, frame) {
         Inbound::Ping => DecodedFrame::Ping,
         Inbound::Pong => DecodedFrame::Pong,
         Inbound::Connected {
