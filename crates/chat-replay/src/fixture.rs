@@ -221,6 +221,9 @@ pub enum StepKind {
     Drop {
         /// Connection.
         conn: String,
+        /// Drop in the middle of a text frame carrying this: the frame's header and the first
+        /// half of its bytes are sent, then the connection goes.
+        mid_frame: Option<String>,
     },
     /// The server stops reading and writing on the connection (it stays open).
     Stall {
@@ -259,7 +262,7 @@ impl StepKind {
             | Self::ClientFrame { conn, .. }
             | Self::ServerFrame { conn, .. }
             | Self::Close { conn, .. }
-            | Self::Drop { conn }
+            | Self::Drop { conn, .. }
             | Self::Stall { conn } => Some(conn),
             Self::Http { .. } | Self::Action { .. } => None,
         }
@@ -296,7 +299,14 @@ impl fmt::Display for Step {
                 }
                 Ok(())
             }
-            StepKind::Drop { conn } => write!(f, "ws_drop {conn}"),
+            StepKind::Drop {
+                conn,
+                mid_frame: None,
+            } => write!(f, "ws_drop {conn}"),
+            StepKind::Drop {
+                conn,
+                mid_frame: Some(_),
+            } => write!(f, "ws_drop {conn} mid-frame"),
             StepKind::Stall { conn } => write!(f, "ws_stall {conn}"),
             StepKind::Action { name, .. } => write!(f, "action {name}"),
         }
@@ -783,6 +793,7 @@ fn parse_step(line: usize, mut obj: Map<String, Value>) -> Result<Step, String> 
     } else if obj.contains_key("ws_drop") {
         StepKind::Drop {
             conn: take_conn(&mut obj, "ws_drop")?,
+            mid_frame: take_str(&mut obj, "mid_frame")?,
         }
     } else if obj.contains_key("ws_stall") {
         StepKind::Stall {

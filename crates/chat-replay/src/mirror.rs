@@ -172,7 +172,7 @@ pub async fn play(server: &ReplayServer) -> Result<Vec<Value>, String> {
                 ws.close(Some(frame)).await.map_err(|e| at(e.to_string()))?;
                 while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, ws.next()).await {}
             }
-            StepKind::Drop { conn } => {
+            StepKind::Drop { conn, .. } => {
                 let ws = conns
                     .get_mut(conn)
                     .ok_or_else(|| at("connection is not open".into()))?;

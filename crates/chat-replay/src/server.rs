@@ -1046,6 +1046,31 @@ async fn read_lane(inner: &Inner, ws: &mut Ws, shutdown: &mut watch::Receiver<bo
     }
 }
 
+/// Writes a text frame's header and the first half of its payload straight to the socket
+/// (under tungstenite, which only writes whole frames): the connection is then dropped
+/// mid-frame.
+async fn write_partial_frame(ws: &mut Ws, text: &str) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let payload = text.as_bytes();
+    // FIN + text opcode; a server's frames are not masked.
+    let mut frame = vec![0x81u8];
+    match payload.len() {
+        n @ 0..=125 => frame.push(u8::try_from(n).unwrap_or(125)),
+        n @ 126..=0xFFFF => {
+            frame.push(126);
+            frame.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
+        }
+        n => {
+            frame.push(127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&payload[..payload.len() / 2]);
+    let io = ws.get_mut();
+    io.write_all(&frame).await?;
+    io.flush().await
+}
+
 /// Lets the close handshake finish (tungstenite answers a close while we keep reading).
 async fn drain(ws: &mut Ws, shutdown: &mut watch::Receiver<bool>) {
     while let Read::Data(_) = read(ws, shutdown).await {}
@@ -1125,7 +1150,10 @@ async fn run_lane(inner: Arc<Inner>, lane: String, mut ws: Ws) {
                     inner.consume(i);
                     return drain(&mut ws, &mut shutdown).await;
                 }
-                StepKind::Drop { .. } => {
+                StepKind::Drop { mid_frame, .. } => {
+                    if let Some(text) = mid_frame {
+                        let _ = write_partial_frame(&mut ws, text).await;
+                    }
                     inner.consume(i);
                     return;
                 }

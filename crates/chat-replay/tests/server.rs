@@ -420,6 +420,25 @@ async fn keepalives_are_answered_while_the_server_waits_and_reads() {
 }
 
 #[tokio::test]
+async fn a_drop_mid_frame_sends_half_a_frame_then_nothing() {
+    let server = start(concat!(
+        r#"{"ws_open":"c1","path":"/chat"}"#,
+        "\n",
+        r#"{"ws":"c1","dir":"s2c","json":{"n":1}}"#,
+        "\n",
+        r#"{"ws_drop":"c1","mid_frame":"{\"n\":2,\"pad\":\"0123456789\"}"}"#,
+        "\n",
+    ))
+    .await;
+    let mut ws = ws_connect(&format!("{}/chat", server.ws_base())).await;
+    assert_eq!(next_json(&mut ws).await, json!({"n": 1}));
+    // The half frame never becomes a message: the read fails or the stream ends.
+    assert!(!matches!(ws.next().await, Some(Ok(Message::Text(_)))));
+    server.wait_done().await;
+    server.finish().await.expect("script followed");
+}
+
+#[tokio::test]
 async fn a_stalled_connection_stays_silent_until_finish() {
     let server = start(concat!(
         r#"{"ws_open":"c1","path":"/chat"}"#,

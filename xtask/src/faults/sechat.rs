@@ -227,9 +227,18 @@ pub(super) fn session(rng: &mut Rng) -> Session {
             break;
         }
         match g.rng.range(0, 9) {
-            0..=2 => {
+            0 | 1 => {
                 g.fault("drop");
                 g.push(&json!({"ws_drop": conn}));
+            }
+            2 => {
+                // The events of a frame cut in half never arrive live: only the gap fill has
+                // them.
+                g.fault("drop mid-frame");
+                let n = g.rng.range(1, 3);
+                let events: Vec<Value> = (0..n).map(|_| g.new_event()).collect();
+                let frame = g.frame(&conn, &events);
+                g.push(&json!({"ws_drop": conn, "mid_frame": frame["json"].to_string()}));
             }
             3..=5 => {
                 let code = *g.rng.pick(&super::CLOSE_CODES);
