@@ -8,9 +8,11 @@
 //! ```
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_streams::chatwire_core::{Author, ChannelKind, ChannelRef, ChatMessage, Platform};
+
 use chat_streams::{ChatStream, Registry, RegistryOptions};
 
 const PLATFORMS: [Platform; 3] = [Platform::Chzzk, Platform::StackExchange, Platform::LiveKit];
@@ -98,12 +100,13 @@ fn user_index(rng: &mut Rng, n: usize) -> usize {
     (rng.below(n / 10).max(1) * 10 - 1).min(n - 1)
 }
 
-/// MaiBot's `get_stream_by_group_id`: a scan over every stream (its dict's values).
+/// MaiBot's `get_stream_by_group_id`: a scan over every stream (its dict's values, each a
+/// reference to an object, as the `Arc`s here).
 fn linear_by_group<'a>(
-    all: &'a [ChatStream],
+    all: &'a [Arc<ChatStream>],
     group_id: &str,
     platform: &str,
-) -> Option<&'a ChatStream> {
+) -> Option<&'a Arc<ChatStream>> {
     all.iter().find(|s| {
         s.platform == platform
             && s.group_info

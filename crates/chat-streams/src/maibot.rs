@@ -1,6 +1,7 @@
 //! MaiBot's own SQLite files: the 0.x `chat_streams` table (read and upsert, without touching
 //! its schema or `user_version`) and the 1.x `chat_sessions` table (read, for import).
 
+use std::borrow::Borrow;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -289,7 +290,7 @@ impl MaiBotDb {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a 1.x file (import only); [`Error::Storage`].
-    pub fn upsert_streams(&mut self, streams: &[ChatStream]) -> Result<usize, Error> {
+    pub fn upsert_streams<S: Borrow<ChatStream>>(&mut self, streams: &[S]) -> Result<usize, Error> {
         if let Generation::V1 { version } = self.generation {
             if version > MAX_KNOWN_V1_VERSION {
                 return Err(Error::UnsupportedMaiBotVersion {
@@ -313,6 +314,7 @@ impl MaiBotDb {
                      user_cardname = CASE WHEN excluded.user_cardname <> '' THEN excluded.user_cardname ELSE user_cardname END",
             )?;
             for s in streams {
+                let s: &ChatStream = s.borrow();
                 let (gp, gid, gname) = match &s.group_info {
                     Some(g) => (
                         g.platform.as_str(),

@@ -133,14 +133,16 @@ pub struct ConsumeReport {
 
 #[derive(Debug, Default)]
 struct State {
-    streams: HashMap<i64, ChatStream>,
+    /// Shared snapshots: a lookup hands out an `Arc` (no copy); a change copies a stream only
+    /// while someone still holds its old snapshot.
+    streams: HashMap<i64, Arc<ChatStream>>,
     aliases: HashMap<i64, Vec<String>>,
     by_key: HashMap<StreamKey, i64>,
     by_alias: HashMap<String, i64>,
     /// Group streams by group id (all platforms, accounts and scopes of that id).
-    by_group: HashMap<String, Vec<i64>>,
+    by_group: HashMap<String, Pks>,
     /// Private streams by user id.
-    by_user: HashMap<String, Vec<i64>>,
+    by_user: HashMap<String, Pks>,
     recent: BTreeSet<(Reverse<i64>, Reverse<i64>)>,
     /// Streams changed since the last flush (a hash set: ingest inserts into it per message).
     dirty: HashSet<i64>,
@@ -149,8 +151,51 @@ struct State {
     closed: bool,
 }
 
+/// The streams sharing one group or user id (one per platform, account and scope): nearly
+/// always one, kept inline so a lookup does not follow a pointer to a list.
+#[derive(Debug, Clone)]
+enum Pks {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl Default for Pks {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl Pks {
+    fn push(&mut self, pk: i64) {
+        match self {
+            Self::Many(v) if v.is_empty() => *self = Self::One(pk),
+            Self::One(first) => *self = Self::Many(vec![*first, pk]),
+            Self::Many(v) => v.push(pk),
+        }
+    }
+
+    fn remove(&mut self, pk: i64) {
+        match self {
+            Self::One(p) if *p == pk => *self = Self::default(),
+            Self::One(_) => {}
+            Self::Many(v) => v.retain(|p| *p != pk),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::Many(v) if v.is_empty())
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, i64> {
+        match self {
+            Self::One(pk) => std::slice::from_ref(pk).iter(),
+            Self::Many(v) => v.iter(),
+        }
+    }
+}
+
 impl State {
-    fn insert(&mut self, pk: i64, stream: ChatStream, aliases: Vec<String>) {
+    fn insert(&mut self, pk: i64, stream: Arc<ChatStream>, aliases: Vec<String>) {
         let target = stream.key.target.clone();
         match stream.key.kind {
             StreamKind::Group => self.by_group.entry(target).or_default().push(pk),
@@ -169,7 +214,7 @@ impl State {
     }
 
     fn touch(&mut self, pk: i64, at_ms: i64) {
-        let Some(s) = self.streams.get_mut(&pk) else {
+        let Some(s) = self.streams.get_mut(&pk).map(Arc::make_mut) else {
             return;
         };
         if at_ms > s.last_active_at_ms {
@@ -181,7 +226,7 @@ impl State {
         self.dirty.insert(pk);
     }
 
-    fn remove(&mut self, pk: i64) -> Option<ChatStream> {
+    fn remove(&mut self, pk: i64) -> Option<Arc<ChatStream>> {
         let s = self.streams.remove(&pk)?;
         self.recent
             .remove(&(Reverse(s.last_active_at_ms), Reverse(pk)));
@@ -192,7 +237,7 @@ impl State {
             StreamKind::Private => &mut self.by_user,
         };
         if let Some(v) = index.get_mut(s.key.target.as_str()) {
-            v.retain(|p| *p != pk);
+            v.remove(pk);
             if v.is_empty() {
                 index.remove(s.key.target.as_str());
             }
@@ -223,13 +268,13 @@ impl State {
     }
 
     /// The streams of `pks`, most recently active first.
-    fn most_recent(&self, pks: &[i64]) -> Vec<ChatStream> {
-        let mut v: Vec<&ChatStream> = pks.iter().filter_map(|p| self.streams.get(p)).collect();
+    fn most_recent(&self, pks: &[i64]) -> Vec<Arc<ChatStream>> {
+        let mut v: Vec<&Arc<ChatStream>> = pks.iter().filter_map(|p| self.streams.get(p)).collect();
         v.sort_by_key(|s| Reverse(s.last_active_at_ms));
         v.into_iter().cloned().collect()
     }
 
-    fn iter_recent(&self) -> impl Iterator<Item = &ChatStream> {
+    fn iter_recent(&self) -> impl Iterator<Item = &Arc<ChatStream>> {
         self.recent
             .iter()
             .filter_map(|(_, Reverse(pk))| self.streams.get(pk))
@@ -346,16 +391,17 @@ impl Registry {
         user: Option<UserInfo>,
         group_name: Option<String>,
         at_ms: i64,
-    ) -> Result<ChatStream, Error> {
+    ) -> Result<Arc<ChatStream>, Error> {
         let mut st = self.state();
         if st.closed {
             return Err(Error::Closed);
         }
         if let Some(&pk) = st.by_key.get(&key) {
-            let s = st
-                .streams
-                .get_mut(&pk)
-                .expect("invariant: indexed streams exist");
+            let s = Arc::make_mut(
+                st.streams
+                    .get_mut(&pk)
+                    .expect("invariant: indexed streams exist"),
+            );
             if let (Some(g), Some(name)) = (s.group_info.as_mut(), group_name) {
                 g.group_name = Some(name);
             }
@@ -398,7 +444,8 @@ impl Registry {
             last_active_at_ms: at_ms,
         };
         let pk = st.next_pk;
-        st.insert(pk, stream.clone(), Vec::new());
+        let stream = Arc::new(stream);
+        st.insert(pk, Arc::clone(&stream), Vec::new());
         st.dirty.insert(pk);
         Ok(stream)
     }
@@ -414,7 +461,7 @@ impl Registry {
         platform: &str,
         user_info: Option<UserInfo>,
         group_info: Option<GroupInfo>,
-    ) -> Result<ChatStream, Error> {
+    ) -> Result<Arc<ChatStream>, Error> {
         let o = &self.shared.options;
         match (group_info, user_info) {
             (Some(g), _) => {
@@ -447,9 +494,9 @@ impl Registry {
     ///
     /// # Errors
     /// Empty-id errors, [`Error::Closed`].
-    pub fn register_message(&self, message: &ChatMessage) -> Result<ChatStream, Error> {
+    pub fn register_message(&self, message: &ChatMessage) -> Result<Arc<ChatStream>, Error> {
         let at = message_time(message);
-        if let Some(stream) = self.touch_group(message, at, ChatStream::clone)? {
+        if let Some(stream) = self.touch_group(message, at, Arc::clone)? {
             return Ok(stream);
         }
         self.register_slow(message, at)
@@ -474,7 +521,7 @@ impl Registry {
         &self,
         message: &ChatMessage,
         at: i64,
-        f: impl FnOnce(&ChatStream) -> R,
+        f: impl FnOnce(&Arc<ChatStream>) -> R,
     ) -> Result<Option<R>, Error> {
         if message.channel.kind == ChannelKind::Direct {
             return Ok(None);
@@ -495,7 +542,9 @@ impl Registry {
         };
         if let (Some(name), Some(g)) = (
             &message.channel.name,
-            st.streams.get_mut(&pk).and_then(|s| s.group_info.as_mut()),
+            st.streams
+                .get_mut(&pk)
+                .and_then(|s| Arc::make_mut(s).group_info.as_mut()),
         ) && g.group_name.as_ref() != Some(name)
         {
             g.group_name = Some(name.clone());
@@ -504,7 +553,7 @@ impl Registry {
         Ok(st.streams.get(&pk).map(f))
     }
 
-    fn register_slow(&self, message: &ChatMessage, at: i64) -> Result<ChatStream, Error> {
+    fn register_slow(&self, message: &ChatMessage, at: i64) -> Result<Arc<ChatStream>, Error> {
         let o = &self.shared.options;
         let platform = message.platform.as_str();
         if message.channel.kind == ChannelKind::Direct {
@@ -539,7 +588,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`register_message`](Self::register_message).
-    pub fn register_event(&self, event: &ChatEvent) -> Result<Option<ChatStream>, Error> {
+    pub fn register_event(&self, event: &ChatEvent) -> Result<Option<Arc<ChatStream>>, Error> {
         match event {
             ChatEvent::Message(m) | ChatEvent::MessageEdited(m) => {
                 self.register_message(m).map(Some)
@@ -595,7 +644,7 @@ impl Registry {
     }
 
     /// A stream by MaiBot id (or any alias).
-    pub fn get_stream(&self, stream_id: &str) -> Option<ChatStream> {
+    pub fn get_stream(&self, stream_id: &str) -> Option<Arc<ChatStream>> {
         let st = self.state();
         st.by_alias
             .get(stream_id)
@@ -604,7 +653,7 @@ impl Registry {
     }
 
     /// A stream by structured key.
-    pub fn get_by_key(&self, key: &StreamKey) -> Option<ChatStream> {
+    pub fn get_by_key(&self, key: &StreamKey) -> Option<Arc<ChatStream>> {
         let st = self.state();
         st.by_key
             .get(key)
@@ -623,7 +672,7 @@ impl Registry {
     }
 
     /// Streams, most recently active first, filtered and paginated.
-    pub fn list(&self, query: &ListQuery) -> Vec<ChatStream> {
+    pub fn list(&self, query: &ListQuery) -> Vec<Arc<ChatStream>> {
         let st = self.state();
         let it = st
             .iter_recent()
@@ -643,7 +692,7 @@ impl Registry {
     }
 
     /// MaiBot's `get_all_streams(platform)`, most recently active first.
-    pub fn get_all_streams(&self, platform: impl Into<PlatformFilter>) -> Vec<ChatStream> {
+    pub fn get_all_streams(&self, platform: impl Into<PlatformFilter>) -> Vec<Arc<ChatStream>> {
         self.list(&ListQuery {
             platform: Some(platform.into()),
             ..ListQuery::default()
@@ -651,7 +700,7 @@ impl Registry {
     }
 
     /// MaiBot's `get_group_streams(platform)`, most recently active first.
-    pub fn get_group_streams(&self, platform: impl Into<PlatformFilter>) -> Vec<ChatStream> {
+    pub fn get_group_streams(&self, platform: impl Into<PlatformFilter>) -> Vec<Arc<ChatStream>> {
         self.list(&ListQuery {
             platform: Some(platform.into()),
             kind: Some(StreamKind::Group),
@@ -660,7 +709,7 @@ impl Registry {
     }
 
     /// MaiBot's `get_private_streams(platform)`, most recently active first.
-    pub fn get_private_streams(&self, platform: impl Into<PlatformFilter>) -> Vec<ChatStream> {
+    pub fn get_private_streams(&self, platform: impl Into<PlatformFilter>) -> Vec<Arc<ChatStream>> {
         self.list(&ListQuery {
             platform: Some(platform.into()),
             kind: Some(StreamKind::Private),
@@ -683,7 +732,7 @@ impl Registry {
         })
     }
 
-    fn by_target(&self, group: bool, id: &str, platform: &PlatformFilter) -> Vec<ChatStream> {
+    fn by_target(&self, group: bool, id: &str, platform: &PlatformFilter) -> Vec<Arc<ChatStream>> {
         let st = self.state();
         st.most_recent(&Self::target_pks(&st, group, id, platform))
     }
@@ -695,7 +744,7 @@ impl Registry {
         group: bool,
         id: &str,
         platform: &PlatformFilter,
-    ) -> Option<ChatStream> {
+    ) -> Option<Arc<ChatStream>> {
         let st = self.state();
         let index = if group { &st.by_group } else { &st.by_user };
         index
@@ -720,7 +769,7 @@ impl Registry {
         &self,
         group_id: &str,
         platform: impl Into<PlatformFilter>,
-    ) -> Result<Option<ChatStream>, Error> {
+    ) -> Result<Option<Arc<ChatStream>>, Error> {
         if group_id.is_empty() {
             return Err(Error::EmptyGroupId);
         }
@@ -736,7 +785,7 @@ impl Registry {
         &self,
         group_id: &str,
         platform: impl Into<PlatformFilter>,
-    ) -> Result<Vec<ChatStream>, Error> {
+    ) -> Result<Vec<Arc<ChatStream>>, Error> {
         if group_id.is_empty() {
             return Err(Error::EmptyGroupId);
         }
@@ -752,7 +801,7 @@ impl Registry {
         &self,
         user_id: &str,
         platform: impl Into<PlatformFilter>,
-    ) -> Result<Option<ChatStream>, Error> {
+    ) -> Result<Option<Arc<ChatStream>>, Error> {
         if user_id.is_empty() {
             return Err(Error::EmptyUserId);
         }
@@ -767,7 +816,7 @@ impl Registry {
         &self,
         user_id: &str,
         platform: impl Into<PlatformFilter>,
-    ) -> Result<Vec<ChatStream>, Error> {
+    ) -> Result<Vec<Arc<ChatStream>>, Error> {
         if user_id.is_empty() {
             return Err(Error::EmptyUserId);
         }
@@ -820,7 +869,7 @@ impl Registry {
     ///
     /// # Errors
     /// [`Error::Storage`].
-    pub fn forget(&self, stream_id: &str) -> Result<Option<ChatStream>, Error> {
+    pub fn forget(&self, stream_id: &str) -> Result<Option<Arc<ChatStream>>, Error> {
         let removed = {
             let mut st = self.state();
             let pk = st.by_alias.get(stream_id).copied();
@@ -843,10 +892,11 @@ impl Registry {
             if let Some(&pk) = st.by_key.get(&s.key) {
                 let newer = s.last_active_at_ms > st.streams[&pk].last_active_at_ms;
                 {
-                    let cur = st
-                        .streams
-                        .get_mut(&pk)
-                        .expect("invariant: indexed streams exist");
+                    let cur = Arc::make_mut(
+                        st.streams
+                            .get_mut(&pk)
+                            .expect("invariant: indexed streams exist"),
+                    );
                     cur.created_at_ms = cur.created_at_ms.min(s.created_at_ms);
                     if newer {
                         if s.group_info
@@ -874,7 +924,7 @@ impl Registry {
                 if s.stream_id != s.key.maibot_id() {
                     all.push(s.key.maibot_id());
                 }
-                st.insert(pk, s, all);
+                st.insert(pk, Arc::new(s), all);
                 st.dirty.insert(pk);
             }
         }
@@ -882,7 +932,7 @@ impl Registry {
     }
 
     /// Every stream, for export.
-    pub(crate) fn snapshot(&self) -> Vec<ChatStream> {
+    pub(crate) fn snapshot(&self) -> Vec<Arc<ChatStream>> {
         self.state().iter_recent().cloned().collect()
     }
 
@@ -966,7 +1016,7 @@ fn flush(shared: &Shared) -> Result<usize, Error> {
             .filter_map(|pk| {
                 Some(Row {
                     pk,
-                    stream: st.streams.get(&pk)?.clone(),
+                    stream: Arc::clone(st.streams.get(&pk)?),
                     aliases: st.aliases.get(&pk).cloned().unwrap_or_default(),
                 })
             })
@@ -1034,4 +1084,29 @@ fn message_time(message: &ChatMessage) -> i64 {
     message.timestamp.map_or_else(now_ms, |t| {
         i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pks;
+
+    #[test]
+    fn pks_hold_one_inline_and_grow_and_shrink() {
+        let mut p = Pks::default();
+        assert!(p.is_empty());
+        p.push(7);
+        assert!(matches!(p, Pks::One(7)));
+        p.push(9);
+        p.push(11);
+        assert_eq!(p.iter().copied().collect::<Vec<_>>(), [7, 9, 11]);
+        p.remove(9);
+        p.remove(42);
+        assert_eq!(p.iter().copied().collect::<Vec<_>>(), [7, 11]);
+        p.remove(7);
+        p.remove(11);
+        assert!(p.is_empty());
+        p.push(3);
+        p.remove(3);
+        assert!(p.is_empty() && p.iter().next().is_none());
+    }
 }

@@ -1,6 +1,7 @@
 //! The registry's own SQLite file: WAL, a busy timeout, one transaction per batch.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -81,7 +82,7 @@ pub(crate) struct Store {
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub(crate) pk: i64,
-    pub(crate) stream: ChatStream,
+    pub(crate) stream: Arc<ChatStream>,
     pub(crate) aliases: Vec<String>,
 }
 
@@ -154,7 +155,7 @@ impl Store {
                 });
                 Ok(Row {
                     pk: r.get(0)?,
-                    stream: ChatStream {
+                    stream: Arc::new(ChatStream {
                         stream_id: r.get(1)?,
                         key,
                         platform,
@@ -162,7 +163,7 @@ impl Store {
                         group_info,
                         created_at_ms: r.get(12)?,
                         last_active_at_ms: r.get(13)?,
-                    },
+                    }),
                     aliases: Vec::new(),
                 })
             })?

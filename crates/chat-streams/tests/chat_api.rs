@@ -1,5 +1,7 @@
 //! MaiBot's eight `chat_api` functions, the fixes, and feeding from normalised events.
 
+use std::sync::Arc;
+
 use chat_streams::{
     ChatStream, Error, GroupInfo, ListQuery, PlatformFilter, Registry, RegistryOptions, StreamKey,
     StreamKind, StreamType, UserInfo,
@@ -47,7 +49,7 @@ fn sample() -> Registry {
     r
 }
 
-fn ids(v: &[ChatStream]) -> Vec<&str> {
+fn ids(v: &[Arc<ChatStream>]) -> Vec<&str> {
     v.iter().map(|s| s.stream_id.as_str()).collect()
 }
 
@@ -201,7 +203,7 @@ fn get_or_create_refreshes_names_and_rejects_nothing() {
         .unwrap();
     assert_eq!(a.stream_id, b.stream_id, "the group key ignores the sender");
     assert_eq!(
-        b.group_info.unwrap().group_name.as_deref(),
+        b.group_info.as_ref().unwrap().group_name.as_deref(),
         Some("New name")
     );
     assert!(
@@ -263,13 +265,13 @@ fn listings_are_most_recent_first_with_pagination() {
     let order: Vec<String> = r
         .get_all_streams("chzzk")
         .into_iter()
-        .map(|s| s.key.target)
+        .map(|s| s.key.target.clone())
         .collect();
     assert_eq!(order, ["b", "e", "d", "c", "a"]);
     let page: Vec<String> = r
         .list(&ListQuery::new().page(1, 2))
         .into_iter()
-        .map(|s| s.key.target)
+        .map(|s| s.key.target.clone())
         .collect();
     assert_eq!(page, ["e", "d"]);
     assert_eq!(
@@ -319,7 +321,7 @@ fn every_platform_maps_to_streams() {
     assert_eq!(lk_room.key.kind, StreamKind::Group);
     assert_eq!(Registry::get_stream_type(&lk_dm), StreamType::Private);
     assert_eq!(
-        lk_dm.user_info.unwrap().user_nickname.as_deref(),
+        lk_dm.user_info.as_ref().unwrap().user_nickname.as_deref(),
         Some("name-bob")
     );
     assert_eq!(

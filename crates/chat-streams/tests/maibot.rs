@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chat_streams::{
-    Error, Generation, GroupInfo, LEGACY_DDL, MaiBotDb, PlatformFilter, Registry, RegistryOptions,
-    StreamKind, UserInfo, legacy_stream_id, v1_session_id,
+    ChatStream, Error, Generation, GroupInfo, LEGACY_DDL, MaiBotDb, PlatformFilter, Registry,
+    RegistryOptions, StreamKind, UserInfo, legacy_stream_id, v1_session_id,
 };
 use rusqlite::Connection;
 use time::UtcOffset;
@@ -314,10 +314,16 @@ fn a_v1_file_is_detected_and_imported_one_stream_per_account() {
         .get_stream_by_user_id("1787882683", "qq")
         .unwrap()
         .unwrap();
-    assert_eq!(bob.user_info.unwrap().user_nickname.as_deref(), Some("Bob"));
+    assert_eq!(
+        bob.user_info.as_ref().unwrap().user_nickname.as_deref(),
+        Some("Bob")
+    );
     let mut db = db;
     assert!(
-        matches!(db.upsert_streams(&[]), Err(Error::InvalidInput(_))),
+        matches!(
+            db.upsert_streams::<ChatStream>(&[]),
+            Err(Error::InvalidInput(_))
+        ),
         "1.x is import only"
     );
 }
@@ -327,7 +333,7 @@ fn unknown_files_are_refused() {
     let newer = v1_file("newer", 41);
     let mut db = MaiBotDb::open(&newer, UtcOffset::UTC).unwrap();
     assert!(matches!(
-        db.upsert_streams(&[]),
+        db.upsert_streams::<ChatStream>(&[]),
         Err(Error::UnsupportedMaiBotVersion {
             found: 41,
             known: 40

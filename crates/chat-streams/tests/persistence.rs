@@ -79,6 +79,7 @@ fn a_clean_close_keeps_everything() {
             .unwrap()
             .unwrap()
             .group_info
+            .as_ref()
             .unwrap()
             .group_name
             .as_deref(),
@@ -100,6 +101,7 @@ fn a_clean_close_keeps_everything() {
             .unwrap()
             .unwrap()
             .group_info
+            .as_ref()
             .unwrap()
             .group_name
             .as_deref(),
