@@ -20,8 +20,8 @@ pub(crate) fn profile(v: &Value) -> Option<Profile> {
     let v = nested(v)?;
     let o = Obj::of(&v);
     let user_id_hash = o.str(&["userIdHash"])?;
-    let sp = o.obj(&["streamingProperty"]).unwrap_or(Value::Null);
-    let sp = Obj::of(&sp);
+    let sp = o.obj_ref(&["streamingProperty"]);
+    let sp = sp.as_deref().map_or(Obj::of(&Value::Null), Obj::of);
     let subscription = sp.obj(&["subscription"]).map(|s| {
         let s = Obj::of(&s);
         SubscriptionInfo {
@@ -47,10 +47,10 @@ pub(crate) fn profile(v: &Value) -> Option<Profile> {
         .obj(&["following"])
         .and_then(|f| Obj::of(&f).str(&["followDate"]));
     let nickname_color = sp
-        .obj(&["nicknameColor"])
+        .obj_ref(&["nicknameColor"])
         .and_then(|c| Obj::of(&c).str(&["colorCode"]));
     let activity_badges = o
-        .array(&["activityBadges"])
+        .array_ref(&["activityBadges"])
         .iter()
         .map(|b| {
             let b = Obj::of(b);
@@ -65,12 +65,12 @@ pub(crate) fn profile(v: &Value) -> Option<Profile> {
         })
         .collect();
     let viewer_badges = o.get(&["viewerBadges"]).map(|_| {
-        o.array(&["viewerBadges"])
+        o.array_ref(&["viewerBadges"])
             .iter()
             .map(|vb| {
                 let outer = Obj::of(vb);
-                let inner = outer.obj(&["badge"]).unwrap_or(Value::Null);
-                let b = Obj::of(&inner);
+                let inner = outer.obj_ref(&["badge"]);
+                let b = inner.as_deref().map_or(Obj::of(&Value::Null), Obj::of);
                 ViewerBadge {
                     kind: outer.str(&["type"]),
                     badge_id: b.str(&["badgeId"]),
@@ -84,7 +84,7 @@ pub(crate) fn profile(v: &Value) -> Option<Profile> {
         user_id_hash,
         nickname: o.str(&["nickname", "nickName"]).unwrap_or_default(),
         profile_image_url: o.str(&["profileImageUrl"]).filter(|s| !s.is_empty()),
-        user_role: o.str(&["userRoleCode"]).map(|r| UserRole::parse(&r)),
+        user_role: o.map_str(&["userRoleCode"], UserRole::parse),
         badge: o.obj(&["badge"]).map(|b| Badge {
             title: None,
             image_url: Obj::of(&b).str(&["imageUrl"]),
@@ -109,10 +109,10 @@ pub(crate) fn profile(v: &Value) -> Option<Profile> {
 }
 
 fn emojis(extras: Obj<'_>) -> BTreeMap<String, String> {
-    match extras.nested(&["emojis"]) {
+    match extras.obj_ref(&["emojis"]).as_deref() {
         Some(Value::Object(m)) => m
-            .into_iter()
-            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
             .collect(),
         _ => BTreeMap::new(),
     }
@@ -162,15 +162,16 @@ pub(crate) fn mission(v: &Value) -> Mission {
     }
 }
 
-fn donation(extras: &Value) -> Donation {
-    let e = Obj::of(extras);
+/// Donation fields; the extras become the donation's raw JSON without a copy.
+fn donation(extras: Value) -> Donation {
+    let e = Obj::of(&extras);
     let kind = DonationKind::parse(&e.str(&["donationType"]).unwrap_or_default());
     let mission = matches!(
         kind,
         DonationKind::Mission | DonationKind::MissionParticipation
     )
-    .then(|| mission(extras))
-    .or_else(|| e.get(&["missionDonationId"]).map(|_| mission(extras)));
+    .then(|| mission(&extras))
+    .or_else(|| e.get(&["missionDonationId"]).map(|_| mission(&extras)));
     let party = e
         .get(&["partyDonationId", "partyName", "partyNo"])
         .map(|_| Party {
@@ -186,12 +187,12 @@ fn donation(extras: &Value) -> Donation {
         nickname: e.str(&["nickname"]),
         donation_id: e.str(&["donationId"]),
         continuous_donation_days: e.u64(&["continuousDonationDays"]),
-        weekly_rank_list: e.array(&["weeklyRankList"]).iter().map(rank).collect(),
-        user_weekly_rank: e.obj(&["donationUserWeeklyRank"]).map(|r| rank(&r)),
+        weekly_rank_list: e.array_ref(&["weeklyRankList"]).iter().map(rank).collect(),
+        user_weekly_rank: e.obj_ref(&["donationUserWeeklyRank"]).map(|r| rank(&r)),
         mission,
         party,
         emojis: emojis(e),
-        raw: extras.clone(),
+        raw: extras,
     }
 }
 
@@ -272,8 +273,11 @@ pub(crate) fn line_owned(
                 content: o.str(&["msg", "content"]).unwrap_or_default(),
                 message_type,
                 status: o
-                    .str(&["msgStatusType", "messageStatusType"])
-                    .map_or(MessageStatus::Normal, |s| MessageStatus::parse(&s)),
+                    .map_str(
+                        &["msgStatusType", "messageStatusType"],
+                        MessageStatus::parse,
+                    )
+                    .unwrap_or(MessageStatus::Normal),
                 time_ms: o.i64(&["msgTime", "messageTime"]).unwrap_or(0),
                 created_ms: o.i64(&["ctime", "createTime"]),
                 updated_ms: o.i64(&["utime", "updateTime"]),
@@ -286,7 +290,7 @@ pub(crate) fn line_owned(
     }
     Ok(match message_type {
         MessageType::Text => Line::Chat(msg!(chat_extras(Obj::of(&extras)))),
-        MessageType::Donation => Line::Donation(msg!(donation(&extras))),
+        MessageType::Donation => Line::Donation(msg!(donation(extras))),
         MessageType::Subscription => {
             let e = Obj::of(&extras);
             Line::Subscription(msg!(Subscription {

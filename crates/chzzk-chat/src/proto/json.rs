@@ -1,6 +1,8 @@
 //! Tolerant readers over `serde_json::Value`: the server mixes key spellings, sends numbers as
 //! strings, and nests JSON documents inside strings.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 /// A view of a JSON object that reads the first present key among spellings.
@@ -27,6 +29,16 @@ impl<'a> Obj<'a> {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    /// [`str`](Self::str) handed to `f` without a copy (for codes parsed into enums).
+    pub(crate) fn map_str<T>(self, keys: &[&str], f: impl FnOnce(&str) -> T) -> Option<T> {
+        match self.get(keys)? {
+            Value::String(s) => Some(f(s)),
+            Value::Number(n) => Some(f(&n.to_string())),
+            Value::Bool(b) => Some(f(if *b { "true" } else { "false" })),
             _ => None,
         }
     }
@@ -71,6 +83,27 @@ impl<'a> Obj<'a> {
         match self.nested(keys) {
             Some(Value::Array(a)) => a,
             _ => Vec::new(),
+        }
+    }
+
+    /// [`obj`](Self::obj) without copying a sub-object that is already one (the hot path:
+    /// every chat line's profile).
+    pub(crate) fn obj_ref(self, keys: &[&str]) -> Option<Cow<'a, Value>> {
+        match self.get(keys)? {
+            v @ Value::Object(_) => Some(Cow::Borrowed(v)),
+            v => nested(v).filter(Value::is_object).map(Cow::Owned),
+        }
+    }
+
+    /// [`array`](Self::array) without copying an array that is already one.
+    pub(crate) fn array_ref(self, keys: &[&str]) -> Cow<'a, [Value]> {
+        match self.get(keys) {
+            Some(Value::Array(a)) => Cow::Borrowed(a.as_slice()),
+            Some(v) => match nested(v) {
+                Some(Value::Array(a)) => Cow::Owned(a),
+                _ => Cow::Borrowed(&[]),
+            },
+            None => Cow::Borrowed(&[]),
         }
     }
 }
