@@ -9,11 +9,11 @@
 //! benchmarks, not in tests).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::{cargo, project_root};
+use crate::{cargo, last_json, project_root, stdout_of};
 
 mod loopback;
 
@@ -52,25 +52,8 @@ fn cargo_bench(package: &str, bench: &str, env: &[(&str, String)]) -> Result<Val
     for (k, v) in env {
         c.env(k, v);
     }
-    last_json(c, &format!("{package}/{bench}"))
-}
-
-fn last_json(mut c: Command, what: &str) -> Result<Value, String> {
-    let out = c
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what} exited with {}", out.status));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or("");
-    serde_json::from_str(line).map_err(|e| format!("{what} printed no JSON object: {e}"))
+    let what = format!("{package}/{bench}");
+    last_json(&stdout_of(c, &what)?, &what)
 }
 
 fn f(v: &Value) -> f64 {

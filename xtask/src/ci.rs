@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::cargo;
+use crate::{cargo, exec};
 
 fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     println!("\n==> {name}");
@@ -22,19 +22,6 @@ fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String
 fn last_step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     println!("\n==> {name}");
     f().map_err(|e| format!("{name}: {e}"))
-}
-
-fn exec(mut cmd: Command) -> Result<(), String> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} exited with {status}"))
-    }
 }
 
 fn cargo_with(args: &[&str]) -> Command {

@@ -7,8 +7,9 @@ mod faults;
 mod fixtures;
 mod interop;
 
+use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "\
 cargo xtask <command>
@@ -101,4 +102,44 @@ fn absolute(cwd: &Path, dir: &str) -> Result<PathBuf, String> {
     let path = cwd.join(dir);
     path.canonicalize()
         .map_err(|e| format!("--fixtures {}: {e}", path.display()))
+}
+
+/// Runs `cmd` with stdin closed; fails naming the command line when it cannot start or fails.
+fn exec(mut cmd: impl BorrowMut<Command>) -> Result<(), String> {
+    let cmd = cmd.borrow_mut();
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}
+
+/// Runs `cmd` with stdin closed and stderr passed through, and returns what it printed on
+/// stdout; `what` names it in errors.
+fn stdout_of(mut cmd: Command, what: &str) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{what} exited with {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The last line of a program's output that is a JSON object (its report, after any log
+/// lines).
+fn last_json(text: &str, what: &str) -> Result<serde_json::Value, String> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("");
+    serde_json::from_str(line).map_err(|e| format!("{what} printed no JSON object: {e}"))
 }

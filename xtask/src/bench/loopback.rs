@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::{cargo, project_root};
+use crate::{cargo, last_json, project_root, stdout_of};
 
 /// The fixture whose chat lines, live status and token the server plays.
 const FIXTURE: &str = "fixtures/chzzk/chat_lines.jsonl";
@@ -185,24 +185,6 @@ impl Drop for Server {
     }
 }
 
-fn run_json(mut c: Command, what: &str) -> Result<Value, String> {
-    let out = c
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what} exited with {}", out.status));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or("");
-    serde_json::from_str(line).map_err(|e| format!("{what} printed no JSON object: {e}"))
-}
-
 /// Part 2: `ours` lines to our client, then `theirs` lines to chzzkpy's, each from a fresh
 /// server. Returns both reports.
 pub(crate) fn e2e(
@@ -219,7 +201,7 @@ pub(crate) fn e2e(
     let mut c = Command::new(exe);
     c.args(["e2e", "--spec", &spec_arg, "--lines", &ours.to_string()])
         .args(["--port", &server.port.to_string()]);
-    let ours = run_json(c, "the e2e client")?;
+    let ours = last_json(&stdout_of(c, "the e2e client")?, "the e2e client")?;
     server.stop();
 
     println!("==> end to end: {theirs} lines to chzzkpy 2.2.0's ChatClient over loopback");
@@ -255,7 +237,8 @@ pub(crate) fn scale(
         "--idle-seconds".into(),
         idle_seconds.to_string(),
     ];
-    let mut report = run_json(with_fd_limit(exe, &args), "the scale client")?;
+    let what = "the scale client";
+    let mut report = last_json(&stdout_of(with_fd_limit(exe, &args), what)?, what)?;
     report["server"] = server.stop();
     Ok(report)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chzzk_chat::{ChatClient, Endpoints, Event, ReconnectPolicy, Timing};
 use serde_json::{Value, json};
 
-use super::{Outcome, Rng, Seen, Session, garbage_frame, http_fault, line, oversize_frame};
+use super::{ConnectionEnd, Outcome, Rng, Seen, Session, garbage_frame, http_fault, line};
 
 const CHANNEL: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const CHAT: &str = "N2xQ7a";
@@ -266,32 +266,13 @@ pub(super) fn session(rng: &mut Rng) -> Session {
             g.push(&json!({"ws_close": conn, "by": "client"}));
             break;
         }
-        match g.rng.range(0, 9) {
-            0 | 1 => {
-                g.fault("drop");
-                g.push(&json!({"ws_drop": conn}));
-            }
-            2 => {
-                // The lines of a frame cut in half never arrive live: only the gap fill has them.
-                g.fault("drop mid-frame");
-                let frame = g.live_frame(&conn);
-                g.push(&json!({"ws_drop": conn, "mid_frame": frame["json"].to_string()}));
-            }
-            3..=5 => {
-                let code = *g.rng.pick(&super::CLOSE_CODES);
-                g.fault(format!("close {code}"));
-                g.push(&json!({"ws_close": conn, "by": "server", "code": code,
-                    "reason": "server restart"}));
-            }
-            6 | 7 => {
-                g.fault("stall");
-                g.push(&json!({"ws_stall": conn}));
-            }
-            _ => {
-                g.fault("oversize frame");
-                g.push(&oversize_frame(&conn));
-            }
-        }
+        let end = ConnectionEnd::pick(g.rng);
+        // The lines of a frame cut in half never arrive live: only the gap fill has them.
+        let cut =
+            matches!(end, ConnectionEnd::DropMidFrame).then(|| g.live_frame(&conn)["json"].clone());
+        let (kind, step) = end.step(&conn, cut.as_ref());
+        g.fault(kind);
+        g.push(&step);
         // Posted while the client is away: only the gap fill can bring these.
         for _ in 0..g.rng.range(0, 6) {
             g.new_line();

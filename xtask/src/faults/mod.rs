@@ -528,6 +528,47 @@ pub(crate) fn garbage_frame(rng: &mut Rng, conn: &str, real: &Value) -> (&'stati
     }
 }
 
+/// How a socket connection ends when the session goes on after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ConnectionEnd {
+    Drop,
+    /// Dropped in the middle of a frame of new messages (only the gap fill can bring them).
+    DropMidFrame,
+    Close(u16),
+    Stall,
+    Oversize,
+}
+
+impl ConnectionEnd {
+    pub(crate) fn pick(rng: &mut Rng) -> Self {
+        match rng.range(0, 9) {
+            0 | 1 => Self::Drop,
+            2 => Self::DropMidFrame,
+            3..=5 => Self::Close(*rng.pick(&CLOSE_CODES)),
+            6 | 7 => Self::Stall,
+            _ => Self::Oversize,
+        }
+    }
+
+    /// The fault's kind and its step on `conn`; `frame` is the frame cut by
+    /// [`DropMidFrame`](Self::DropMidFrame).
+    pub(crate) fn step(self, conn: &str, frame: Option<&Value>) -> (String, Value) {
+        match self {
+            Self::Drop => ("drop".into(), json!({"ws_drop": conn})),
+            Self::DropMidFrame => (
+                "drop mid-frame".into(),
+                json!({"ws_drop": conn, "mid_frame": frame.map(Value::to_string).unwrap_or_default()}),
+            ),
+            Self::Close(code) => (
+                format!("close {code}"),
+                json!({"ws_close": conn, "by": "server", "code": code, "reason": "server restart"}),
+            ),
+            Self::Stall => ("stall".into(), json!({"ws_stall": conn})),
+            Self::Oversize => ("oversize frame".into(), oversize_frame(conn)),
+        }
+    }
+}
+
 /// An oversize text frame: 16 MiB and one byte, over the clients' 16 MiB message limit.
 pub(crate) fn oversize_frame(conn: &str) -> Value {
     json!({"ws": conn, "dir": "s2c", "text": "x", "repeat": (16 << 20) + 1})

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sechat::{ChatClient, Credentials, Event, Options, ReconnectPolicy, Server};
 use serde_json::{Value, json};
 
-use super::{Outcome, Rng, Seen, Session, garbage_frame, http_fault, line, oversize_frame};
+use super::{ConnectionEnd, Outcome, Rng, Seen, Session, garbage_frame, http_fault, line};
 
 const ROOM: u64 = 12345;
 /// The counter the room starts from.
@@ -226,35 +226,16 @@ pub(super) fn session(rng: &mut Rng) -> Session {
             );
             break;
         }
-        match g.rng.range(0, 9) {
-            0 | 1 => {
-                g.fault("drop");
-                g.push(&json!({"ws_drop": conn}));
-            }
-            2 => {
-                // The events of a frame cut in half never arrive live: only the gap fill has
-                // them.
-                g.fault("drop mid-frame");
-                let n = g.rng.range(1, 3);
-                let events: Vec<Value> = (0..n).map(|_| g.new_event()).collect();
-                let frame = g.frame(&conn, &events);
-                g.push(&json!({"ws_drop": conn, "mid_frame": frame["json"].to_string()}));
-            }
-            3..=5 => {
-                let code = *g.rng.pick(&super::CLOSE_CODES);
-                g.fault(format!("close {code}"));
-                g.push(&json!({"ws_close": conn, "by": "server", "code": code,
-                    "reason": "server restart"}));
-            }
-            6 | 7 => {
-                g.fault("stall");
-                g.push(&json!({"ws_stall": conn}));
-            }
-            _ => {
-                g.fault("oversize frame");
-                g.push(&oversize_frame(&conn));
-            }
-        }
+        let end = ConnectionEnd::pick(g.rng);
+        // The events of a frame cut in half never arrive live: only the gap fill has them.
+        let cut = matches!(end, ConnectionEnd::DropMidFrame).then(|| {
+            let n = g.rng.range(1, 3);
+            let events: Vec<Value> = (0..n).map(|_| g.new_event()).collect();
+            g.frame(&conn, &events)["json"].clone()
+        });
+        let (kind, step) = end.step(&conn, cut.as_ref());
+        g.fault(kind);
+        g.push(&step);
         for _ in 0..g.rng.range(0, 6) {
             g.new_event();
         }

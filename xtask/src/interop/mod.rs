@@ -17,11 +17,11 @@ mod streams;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::project_root;
+use crate::{exec, project_root, stdout_of};
 
 /// One comparison: what the reference made of an input, and what we made of it.
 #[derive(Debug)]
@@ -73,18 +73,6 @@ impl Env {
             .current_dir(&self.node_dir);
         run_json(c, script)
     }
-}
-
-fn run_json(mut c: Command, what: &str) -> Result<Value, String> {
-    let out = c
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what} exited with {}", out.status));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("{what} printed no JSON: {e}"))
 }
 
 /// An oracle: a name for the table, and how to produce its cases.
@@ -367,15 +355,8 @@ fn write_stamp(dir: &Path, pins: &str) -> Result<(), String> {
     std::fs::write(dir.join(".pins"), pins).map_err(|e| e.to_string())
 }
 
-fn exec(c: &mut Command) -> Result<(), String> {
-    let shown = format!("{c:?}");
-    let status = c
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} exited with {status}"))
-    }
+/// Runs an oracle script whose whole output is one JSON document.
+fn run_json(c: Command, what: &str) -> Result<Value, String> {
+    let text = stdout_of(c, what)?;
+    serde_json::from_str(&text).map_err(|e| format!("{what} printed no JSON: {e}"))
 }
