@@ -93,22 +93,22 @@ wjdtNlUN1YUkiKDMqmePapZKF9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnD
 ";
 
 /// The crypto provider the crates use (ring).
-pub fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The self-signed certificate [`SelfSignedServer`] presents (for a client that does trust
+/// The self-signed certificate [`SelfSignedServer`] presents (for the client that does trust
 /// it, to show the server itself works).
 ///
 /// # Panics
 /// Never: the certificate is embedded and parses.
-pub fn self_signed_cert() -> rustls::pki_types::CertificateDer<'static> {
+fn self_signed_cert() -> rustls::pki_types::CertificateDer<'static> {
     use rustls::pki_types::pem::PemObject as _;
     rustls::pki_types::CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes())
         .expect("invariant: the embedded certificate parses")
 }
 
-/// A TLS server on loopback presenting [`self_signed_cert`].
+/// A TLS server on loopback presenting the embedded self-signed certificate.
 #[derive(Debug)]
 pub struct SelfSignedServer {
     /// Where it listens (`127.0.0.1`).
@@ -150,6 +150,37 @@ impl SelfSignedServer {
             }
         });
         Ok(Self { addr, handshakes })
+    }
+}
+
+impl SelfSignedServer {
+    /// Connects a client that does trust the certificate and returns the server's side of
+    /// that handshake: `Ok` shows the server works, so a refusal by the client under test is
+    /// the client's doing.
+    ///
+    /// # Errors
+    /// Why the handshake failed, on either side.
+    pub async fn connect_trusting(&mut self) -> Result<(), String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self_signed_cert()).map_err(|e| e.to_string())?;
+        let config = rustls::ClientConfig::builder_with_provider(tls_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name =
+            rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("client side: {e}"))?;
+        self.handshakes
+            .recv()
+            .await
+            .ok_or_else(|| "the server stopped".to_owned())?
     }
 }
 

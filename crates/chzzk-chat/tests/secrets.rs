@@ -6,9 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use chat_replay::secrets::{
-    LogCapture, SelfSignedServer, rustls_error, self_signed_cert, tls_provider,
-};
+use chat_replay::secrets::{LogCapture, SelfSignedServer, rustls_error};
 use chat_replay::{Fixture, ReplayServer};
 use chzzk_chat::{ChatClient, Credentials, Endpoints, ReconnectPolicy, Timing};
 
@@ -148,28 +146,11 @@ fn assert_unknown_issuer(what: &str, e: &chzzk_chat::Error) {
 
 #[tokio::test]
 async fn https_and_wss_servers_with_a_self_signed_certificate_are_refused() {
-    let SelfSignedServer {
-        addr,
-        mut handshakes,
-    } = SelfSignedServer::start().await.unwrap();
+    let mut tls = SelfSignedServer::start().await.unwrap();
+    let addr = tls.addr;
 
     // The server works: a client that trusts the certificate completes the handshake.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(self_signed_cert()).unwrap();
-    let trusting = rustls::ClientConfig::builder_with_provider(tls_provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(trusting))
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-        .expect("a client trusting the certificate connects");
-    assert_eq!(handshakes.recv().await.unwrap(), Ok(()));
+    assert_eq!(tls.connect_trusting().await, Ok(()));
 
     for host in ["127.0.0.1", "localhost"] {
         let https = format!("https://{host}:{}", addr.port());
@@ -186,7 +167,7 @@ async fn https_and_wss_servers_with_a_self_signed_certificate_are_refused() {
             .expect_err("an unverified API server");
         assert_unknown_issuer(&https, &e);
         assert!(
-            handshakes.recv().await.unwrap().is_err(),
+            tls.handshakes.recv().await.unwrap().is_err(),
             "{host}: the handshake fails before any request"
         );
 
@@ -207,6 +188,6 @@ async fn https_and_wss_servers_with_a_self_signed_certificate_are_refused() {
             .await
             .expect_err("an unverified chat server");
         assert_unknown_issuer(&wss, &e);
-        assert!(handshakes.recv().await.unwrap().is_err(), "{host}");
+        assert!(tls.handshakes.recv().await.unwrap().is_err(), "{host}");
     }
 }

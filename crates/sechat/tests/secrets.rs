@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_replay::secrets::{
-    LogCapture, SelfSignedServer, rustls_error, self_signed_cert, tls_provider,
-};
+use chat_replay::secrets::{LogCapture, SelfSignedServer, rustls_error};
 use chat_replay::{Fixture, ReplayServer};
 use sechat::{ChatClient, Credentials, Options, RateLimitPolicy, ReconnectPolicy, Server, Timing};
 
@@ -301,28 +299,11 @@ async fn the_credentials_file_is_private_and_replaced_atomically() {
 
 #[tokio::test]
 async fn an_https_server_with_a_self_signed_certificate_is_refused() {
-    let SelfSignedServer {
-        addr,
-        mut handshakes,
-    } = SelfSignedServer::start().await.unwrap();
+    let mut tls = SelfSignedServer::start().await.unwrap();
+    let addr = tls.addr;
 
     // The server works: a client that trusts the certificate completes the handshake.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(self_signed_cert()).unwrap();
-    let trusting = rustls::ClientConfig::builder_with_provider(tls_provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(trusting))
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-        .expect("a client trusting the certificate connects");
-    assert_eq!(handshakes.recv().await.unwrap(), Ok(()));
+    assert_eq!(tls.connect_trusting().await, Ok(()));
 
     // sechat refuses it, on every name the certificate is valid for.
     for host in ["127.0.0.1", "localhost"] {
@@ -343,7 +324,7 @@ async fn an_https_server_with_a_self_signed_certificate_is_refused() {
             "{host}: not a certificate error: {e:?}"
         );
         assert!(
-            handshakes.recv().await.unwrap().is_err(),
+            tls.handshakes.recv().await.unwrap().is_err(),
             "{host}: the handshake must fail before any request"
         );
         // Anonymous reading goes through the same connector.
@@ -351,6 +332,6 @@ async fn an_https_server_with_a_self_signed_certificate_is_refused() {
             .await
             .expect_err("anonymous reading must refuse it too");
         assert!(rustls_error(&e).is_some(), "{host}: {e:?}");
-        assert!(handshakes.recv().await.unwrap().is_err());
+        assert!(tls.handshakes.recv().await.unwrap().is_err());
     }
 }
