@@ -13,19 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use chzzk_chat::{DecodedFrame, decode_frame};
 use serde_json::{Value, json};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-}
+use chat_replay::rng::Rng;
 
 /// Every server→client WebSocket frame of `fixtures/chzzk`, as text (placeholders stay as
 /// they are: they are just more strings to the decoder).

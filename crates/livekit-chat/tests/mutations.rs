@@ -14,19 +14,7 @@ use livekit_chat::{
 };
 use serde_json::{Value, json};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-}
+use chat_replay::rng::Rng;
 
 /// Packets of every format, as a sender would publish them (the room stamps the sender).
 fn seeds() -> Vec<lk::DataPacket> {

@@ -12,18 +12,15 @@ use livekit_chat::{
     SendMode, StreamOperation, TextStreamInfo, TransportEvent, proto,
 };
 
-struct Rng(u64);
+use chat_replay::rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
+/// Awkward texts and lengths for the round trips.
+trait Text {
+    fn text(&mut self, len: usize) -> String;
+    fn len(&mut self) -> usize;
+}
+
+impl Text for Rng {
     /// A text of about `len` bytes from awkward pieces (1- to 4-byte characters, JSON
     /// specials, controls, a ZWJ sequence).
     fn text(&mut self, len: usize) -> String {

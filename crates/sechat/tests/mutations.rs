@@ -17,19 +17,7 @@ use serde_json::{Value, json};
 /// The room the fixtures join.
 const ROOM: u64 = 12345;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-}
+use chat_replay::rng::Rng;
 
 /// Which decoder a payload goes through.
 #[derive(Debug, Clone, Copy, PartialEq)]

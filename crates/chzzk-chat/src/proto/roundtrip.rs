@@ -13,18 +13,14 @@ use super::{
 };
 use crate::event::Event;
 
-struct Rng(u64);
+use chat_replay::rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
+/// Awkward texts for the round trips.
+trait Text {
+    fn text(&mut self, len: usize) -> String;
+}
+
+impl Text for Rng {
     /// A string of up to `max` pieces drawn from the awkward ones.
     fn text(&mut self, max: usize) -> String {
         const PIECES: &[&str] = &[
@@ -77,7 +73,7 @@ fn connect_frames_have_the_web_shape() {
     for _ in 0..ROUNDS {
         let (chat, token) = (rng.text(4), rng.text(6));
         let uid = (rng.below(2) == 0).then(|| rng.text(4));
-        let tid = rng.next();
+        let tid = rng.next_u64();
         let f = json_of(&connect(&chat, &token, uid.as_deref(), tid));
         assert_eq!(
             f,
@@ -105,7 +101,7 @@ fn send_chat_relayed_by_the_server_decodes_to_what_was_sent() {
         let extra_token = (rng.below(2) == 0).then(|| rng.text(3));
         let msg_time_ms = 1_700_000_000_000 + i64::try_from(round).unwrap_or(0);
         let (chat, sid, channel) = (rng.text(3), rng.text(3), rng.text(3));
-        let tid = rng.next();
+        let tid = rng.next_u64();
         let frame = json_of(&send_chat(&Outgoing {
             chat_channel_id: &chat,
             sid: &sid,
@@ -182,7 +178,7 @@ fn recent_chat_requests_and_keepalives_parse_back() {
     for _ in 0..ROUNDS {
         let (chat, sid) = (rng.text(3), rng.text(3));
         let count = u32::try_from(rng.below(200)).unwrap_or(0);
-        let tid = rng.next();
+        let tid = rng.next_u64();
         let f = json_of(&request_recent_chat(&chat, &sid, count, tid));
         assert_eq!(
             f,
