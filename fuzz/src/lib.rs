@@ -104,7 +104,11 @@ pub fn chzzk_frame(data: &[u8]) {
     use chzzk_chat::DecodedFrame;
     let text = String::from_utf8_lossy(data);
     match chzzk_chat::decode_frame("5f1e2d3c", "N2xQ7a", &text) {
-        Err(chzzk_chat::Error::Decode { why, raw, .. }) => {
+        Err(chzzk_chat::Error::Decode(d)) => {
+            let why = std::error::Error::source(&d)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let raw = d.raw();
             assert!(!why.is_empty(), "a frame error says why");
             assert!(
                 text.starts_with(raw.trim_end_matches('…')),
@@ -147,7 +151,11 @@ fn check_sechat_events(frame: sechat::DecodedFrame, events_of: impl Fn() -> Valu
     for item in frame.events {
         match item {
             Ok(_) => {}
-            Err(sechat::Error::Decode { why, raw, .. }) => {
+            Err(sechat::Error::Decode(d)) => {
+                let why = std::error::Error::source(&d)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let raw = d.raw();
                 assert!(!why.is_empty(), "an event error says why");
                 let kept = candidates
                     .get_or_insert_with(|| sechat_event_candidates(&events_of()))
@@ -170,7 +178,11 @@ pub fn sechat_frame(data: &[u8]) {
             v[format!("r{SECHAT_ROOM}")]["e"].clone()
         }),
         Ok(None) => {}
-        Err(sechat::Error::Decode { why, raw, .. }) => {
+        Err(sechat::Error::Decode(d)) => {
+            let why = std::error::Error::source(&d)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let raw = d.raw();
             assert!(!why.is_empty(), "a frame error says why");
             assert_eq!(
                 raw,
@@ -189,7 +201,11 @@ pub fn sechat_room_events(data: &[u8]) {
             let v: Value = serde_json::from_slice(data).unwrap_or_default();
             v["events"].clone()
         }),
-        Err(sechat::Error::Decode { why, raw, .. }) => {
+        Err(sechat::Error::Decode(d)) => {
+            let why = std::error::Error::source(&d)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let raw = d.raw();
             assert!(!why.is_empty(), "a body error says why");
             assert_eq!(
                 raw,
@@ -249,7 +265,11 @@ pub fn livekit_packet(data: &[u8]) {
                             "a legacy message survives to_jsondict"
                         );
                     }
-                    Err(Error::Decode { why, raw, .. }) => {
+                    Err(Error::Decode(d)) => {
+                        let why = std::error::Error::source(&d)
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        let raw = d.raw();
                         assert!(!why.is_empty());
                         assert_eq!(
                             raw,

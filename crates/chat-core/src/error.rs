@@ -33,12 +33,13 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Whether an error of this kind is, by default, worth retrying later.
-    pub const fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            Self::Connect | Self::Closed | Self::RateLimited | Self::Timeout
-        )
+    /// What to do, by default, about a failure of this kind: wait with backoff for
+    /// connection losses, rate limits and timeouts; never for the rest.
+    pub const fn default_retry(self) -> Retry {
+        match self {
+            Self::Connect | Self::Closed | Self::RateLimited | Self::Timeout => Retry::Backoff,
+            _ => Retry::Never,
+        }
     }
 
     /// A short lower-case name (`"rate_limited"`, ...).
@@ -63,6 +64,59 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The one retry decision every error of every chatwire crate makes: what trying the same
+/// thing again would take.
+///
+/// A client's own reconnect loop follows it (after a first successful join, everything but
+/// [`Never`](Self::Never) is retried), `run(handler)` returns the error that ended the stream
+/// only when it is `Never`, and generic code can follow it too.
+///
+/// ```
+/// use std::time::Duration;
+/// use chatwire_core::Retry;
+///
+/// fn wait_before_retrying(retry: Retry, backoff: Duration) -> Option<Duration> {
+///     match retry {
+///         Retry::Never => None,
+///         Retry::Now => Some(Duration::ZERO),
+///         Retry::After(d) => Some(d),
+///         Retry::Backoff => Some(backoff),
+///     }
+/// }
+/// assert_eq!(wait_before_retrying(Retry::After(Duration::from_secs(3)), Duration::ZERO), Some(Duration::from_secs(3)));
+/// assert_eq!(wait_before_retrying(Retry::Never, Duration::ZERO), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Retry {
+    /// Waiting cannot help: the input, the credentials or the target is wrong, or the same
+    /// payload would fail to decode again.
+    Never,
+    /// Try again at once: the failure concerned one item (a frame that did not decode, and the
+    /// stream goes on) or the server asked to reconnect elsewhere.
+    Now,
+    /// Try again after this long, as the server asked.
+    After(Duration),
+    /// Try again after an exponential backoff with jitter: a lost connection, a timeout, a
+    /// gateway error page.
+    Backoff,
+}
+
+impl Retry {
+    /// Whether trying again may help (anything but [`Never`](Self::Never)).
+    pub const fn is_retryable(self) -> bool {
+        !matches!(self, Self::Never)
+    }
+
+    /// The wait the server asked for, when it did.
+    pub const fn after(self) -> Option<Duration> {
+        match self {
+            Self::After(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 /// The one error type generic code sees.
 ///
 /// Every protocol crate has its own detailed error enum and converts it into this one with
@@ -70,19 +124,17 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     platform: Option<Platform>,
-    retryable: bool,
-    retry_after: Option<Duration>,
+    retry: Retry,
     source: BoxError,
 }
 
 impl Error {
-    /// An error of `kind` caused by `source`; retryable as [`ErrorKind::is_retryable`] says.
+    /// An error of `kind` caused by `source`, with the [`ErrorKind::default_retry`] decision.
     pub fn new(kind: ErrorKind, source: impl Into<BoxError>) -> Self {
         Self {
             kind,
             platform: None,
-            retryable: kind.is_retryable(),
-            retry_after: None,
+            retry: kind.default_retry(),
             source: source.into(),
         }
     }
@@ -94,18 +146,10 @@ impl Error {
         self
     }
 
-    /// Overrides whether retrying may help.
+    /// Sets the retry decision (protocol crates pass their own error's).
     #[must_use]
-    pub fn with_retryable(mut self, retryable: bool) -> Self {
-        self.retryable = retryable;
-        self
-    }
-
-    /// Records how long the server asked us to wait; this also marks the error retryable.
-    #[must_use]
-    pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
-        self.retryable = true;
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -119,14 +163,9 @@ impl Error {
         self.platform
     }
 
-    /// Whether trying the same thing again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        self.retryable
-    }
-
-    /// How long the server asked us to wait before trying again, when it said so.
-    pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+    /// What trying again would take.
+    pub fn retry(&self) -> Retry {
+        self.retry
     }
 
     /// The detailed error of the protocol crate (or the dependency) behind this one.
@@ -145,8 +184,7 @@ impl fmt::Debug for Error {
         f.debug_struct("Error")
             .field("kind", &self.kind)
             .field("platform", &self.platform)
-            .field("retryable", &self.retryable)
-            .field("retry_after", &self.retry_after)
+            .field("retry", &self.retry)
             .field("source", &self.source)
             .finish()
     }
@@ -162,6 +200,67 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// A payload the server (or a peer) sent that could not be decoded: what it was meant to be,
+/// an excerpt of the payload, and why it failed. Every protocol crate's `Error::Decode` holds
+/// one; the event stream goes on after it. Cheap to clone (the source is shared), so a client
+/// that broadcasts events to many subscribers can hand each its copy.
+#[derive(Clone)]
+pub struct DecodeError {
+    what: &'static str,
+    raw: String,
+    source: std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl DecodeError {
+    /// The longest excerpt of the payload kept, in bytes.
+    pub const MAX_RAW: usize = 4096;
+
+    /// `raw` failed to decode as `what` because of `source` (a serde error, or a sentence).
+    pub fn new(what: &'static str, raw: &str, source: impl Into<BoxError>) -> Self {
+        Self {
+            what,
+            raw: excerpt(raw, Self::MAX_RAW),
+            source: source.into().into(),
+        }
+    }
+
+    /// What was being decoded ("a chat frame", "the ws-auth answer", ...).
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    /// The payload, cut to [`MAX_RAW`](Self::MAX_RAW) bytes on a character boundary.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodeError")
+            .field("what", &self.what)
+            .field("raw", &self.raw)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not decode {}: {} (raw: {})",
+            self.what, self.source, self.raw
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
     }
@@ -203,19 +302,42 @@ mod tests {
     fn classification() {
         let e = Error::new(ErrorKind::Auth, Detailed).with_platform(Platform::Chzzk);
         assert_eq!(e.kind(), ErrorKind::Auth);
-        assert!(!e.is_retryable());
-        assert_eq!(e.retry_after(), None);
+        assert_eq!(e.retry(), Retry::Never);
+        assert!(!e.retry().is_retryable());
         assert_eq!(e.to_string(), "chzzk: the server said no");
         assert!(e.downcast_ref::<Detailed>().is_some());
 
-        let e = Error::new(ErrorKind::Http, "503").with_retry_after(Duration::from_secs(3));
-        assert!(e.is_retryable());
-        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
-        assert!(Error::new(ErrorKind::Timeout, "slow").is_retryable());
+        let e = Error::new(ErrorKind::Http, "503").with_retry(Retry::After(Duration::from_secs(3)));
+        assert!(e.retry().is_retryable());
+        assert_eq!(e.retry().after(), Some(Duration::from_secs(3)));
+        assert_eq!(
+            Error::new(ErrorKind::Timeout, "slow").retry(),
+            Retry::Backoff
+        );
+        assert_eq!(
+            Error::new(ErrorKind::Timeout, "slow")
+                .with_retry(Retry::Never)
+                .retry(),
+            Retry::Never
+        );
+    }
+
+    #[test]
+    fn decode_errors_keep_an_excerpt_and_the_source() {
+        let long = "가".repeat(DecodeError::MAX_RAW);
+        let e = DecodeError::new("a frame", &long, Detailed);
+        assert_eq!(e.what(), "a frame");
+        assert!(e.raw().len() <= DecodeError::MAX_RAW + '…'.len_utf8());
+        assert!(e.raw().ends_with('…'));
+        assert_eq!(
+            std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("the server said no")
+        );
         assert!(
-            !Error::new(ErrorKind::Timeout, "slow")
-                .with_retryable(false)
-                .is_retryable()
+            e.to_string()
+                .starts_with("could not decode a frame: the server said no (raw: 가")
         );
     }
 
@@ -223,6 +345,8 @@ mod tests {
     fn is_send_sync() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Error>();
+        assert_send_sync::<DecodeError>();
+        assert_send_sync::<Retry>();
         assert_send_sync::<crate::ChatEvent>();
     }
 }

@@ -6,7 +6,7 @@ mod event;
 mod message;
 mod platform;
 
-pub use error::{BoxError, Error, ErrorKind, excerpt};
+pub use error::{BoxError, DecodeError, Error, ErrorKind, Retry, excerpt};
 pub use event::{ChatEvent, EventStream};
 pub use message::{Author, ChannelKind, ChannelRef, ChatMessage};
 pub use platform::{Platform, UnknownPlatform};

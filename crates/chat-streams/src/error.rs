@@ -1,4 +1,4 @@
-use chatwire_core::ErrorKind;
+use chatwire_core::{BoxError, ErrorKind, Retry};
 
 /// Everything that can go wrong. Messages for invalid parameters repeat MaiBot's own text.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +36,16 @@ pub enum Error {
     #[error("the registry is closed")]
     Closed,
     /// SQLite failed (busy, I/O, corrupt file, ...). Dirty streams stay dirty and are retried.
-    #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    /// The SQLite error is the [`source`](std::error::Error::source), boxed so that a new
+    /// `rusqlite` is not a breaking change here.
+    #[error("storage: {source}")]
+    Storage {
+        /// A locked or busy database (worth retrying).
+        busy: bool,
+        /// The SQLite error.
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl Error {
@@ -51,27 +59,37 @@ impl Error {
             | Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotMaiBot(_) | Self::UnsupportedMaiBotVersion { .. } => ErrorKind::Protocol,
             Self::Closed => ErrorKind::Closed,
-            Self::Storage(e) if is_busy(e) => ErrorKind::Timeout,
-            Self::Storage(_) => ErrorKind::Other,
+            Self::Storage { busy: true, .. } => ErrorKind::Timeout,
+            Self::Storage { .. } => ErrorKind::Other,
         }
     }
 
-    /// True for a locked or busy database (worth retrying).
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Storage(e) if is_busy(e))
+    /// What trying again would take: [`Retry::Backoff`] for a locked or busy database,
+    /// [`Retry::Never`] for everything else.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::Storage { busy: true, .. } => Retry::Backoff,
+            _ => Retry::Never,
+        }
     }
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        Self::Storage {
+            busy,
+            source: Box::new(e),
+        }
+    }
 }
 
 impl From<Error> for chatwire_core::Error {
     fn from(e: Error) -> Self {
-        let retryable = e.is_retryable();
-        chatwire_core::Error::new(e.kind(), e).with_retryable(retryable)
+        let retry = e.retry();
+        chatwire_core::Error::new(e.kind(), e).with_retry(retry)
     }
 }

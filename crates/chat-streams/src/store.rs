@@ -48,7 +48,7 @@ const BUSY_POLL: Duration = Duration::from_millis(1);
 /// SQLite's own `busy_timeout` backs off to 100 ms between tries, so a writer that releases
 /// its lock only briefly between long transactions could starve us for the whole limit; a
 /// fixed short poll takes any gap of a millisecond or more. Past `limit` the statement fails
-/// with `SQLITE_BUSY`, which [`Error::is_retryable`] reports.
+/// with `SQLITE_BUSY`, which [`Error::retry`] reports as [`Retry::Backoff`](chatwire_core::Retry::Backoff).
 pub(crate) fn wait_for_locks(conn: &mut Connection, limit: Duration) -> Result<(), Error> {
     let mut since = Instant::now();
     conn.busy_handler(Some(move |tries: i32| {

@@ -156,7 +156,7 @@ fn a_locked_database_keeps_streams_dirty_until_it_can_write() {
         )
         .unwrap();
     let err = r.flush().unwrap_err();
-    assert!(err.is_retryable(), "{err}");
+    assert_eq!(err.retry(), chatwire_core::Retry::Backoff, "{err}");
     assert!(r.last_flush_error().is_some());
     other.execute_batch("ROLLBACK").unwrap();
     assert_eq!(r.flush().unwrap(), 3, "the failed batch is retried whole");

@@ -1,30 +1,28 @@
 //! [`ChatClient`]: the clonable handle, its commands and REST calls, and the background task
 //! that owns the socket, the keepalive, reconnects, broadcast following and gap filling.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::pin::Pin;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures_core::Stream;
-use futures_util::{SinkExt as _, StreamExt as _};
+use chatwire_net::ws::{self, Incoming, Ws};
+use chatwire_net::{Backoff, DedupWindow, Emitter, lock};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::config::{ClientBuilder, Config, Credentials};
-use crate::event::{Context, Event, Handler};
+use crate::event::{Context, Dispatcher, Event, Handler};
 use crate::http::Api;
+use crate::http::ORIGIN;
 use crate::model::{
     AccessToken, Auth, BroadcastChange, ChatMessage, Connected, Disconnected, LiveDetail,
     LiveState, LiveStatus, Message, Origin, PartialUser, ProfileCard, RecentChat, Reconnecting,
     SessionEnded, User,
 };
 use crate::proto::{self, Inbound, decode};
-use crate::transport::{self, Ws};
 use crate::{Error, ManageClient};
+use chatwire_core::Retry;
 
 type Predicate = Box<dyn Fn(&Event) -> bool + Send>;
 type QueuedSend = (
@@ -100,49 +98,12 @@ impl std::fmt::Debug for ChatClient {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// One item of [`Events`], boxed in the channel: tokio's unbounded channel allocates room for
-/// 32 items up front, and an unboxed `Result<Event, Error>` (about 1.6 KB, the largest event)
-/// made that 52 KB for every client, most of an idle connection's memory.
-type Item = Box<Result<Event, Error>>;
-
 /// The events of a connected client, in arrival order.
 ///
 /// Per-frame errors are yielded as `Err` and the stream goes on; it ends after
 /// [`Event::Disconnected`] (a clean close, or a fatal error yielded just before). Consume it
 /// promptly: it is unbounded so a slow consumer never stalls the keepalive.
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::UnboundedReceiver<Item>,
-}
-
-impl Events {
-    /// The next event; `None` once the client has stopped. Cancel-safe.
-    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        self.rx.recv().await.map(|item| *item)
-    }
-
-    /// The normalised events only, as chatwire-core's boxed stream.
-    pub fn into_core(self) -> chatwire_core::EventStream {
-        Box::pin(self.filter_map(|item| async move {
-            match item {
-                Ok(e) => e.to_core().map(Ok),
-                Err(e) => Some(Err(e.into())),
-            }
-        }))
-    }
-}
-
-impl Stream for Events {
-    type Item = Result<Event, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|item| item.map(|item| *item))
-    }
-}
+pub type Events = chatwire_net::Events<Event, Error>;
 
 impl ChatClient {
     /// A client for `channel_id` (the 32-hex id in `chzzk.naver.com/live/<id>`) with the
@@ -240,21 +201,12 @@ impl ChatClient {
             }
             *guard = Some(cmd_tx);
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = chatwire_net::channel();
         let (first_tx, first_rx) = oneshot::channel();
-        let seed = if self.inner.config.jitter_seed == 0 {
-            u64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos()
-                    & u128::from(u64::MAX),
-            )
-            .unwrap_or(1)
-                | 1
-        } else {
-            self.inner.config.jitter_seed
-        };
+        let backoff = Backoff::new(
+            self.inner.config.reconnect.clone(),
+            self.inner.config.jitter_seed,
+        );
         let task = Task {
             config: self.inner.config.clone(),
             client: Arc::downgrade(&self.inner),
@@ -268,21 +220,21 @@ impl ChatClient {
             sid: None,
             tid: 0,
             rejoins: 0,
+            backoff,
             live_state: None,
             live_title: None,
-            seen: Seen::default(),
+            seen: DedupWindow::default(),
             floor_ms: None,
             pending_recent: VecDeque::new(),
             waiters: Vec::new(),
             queued: VecDeque::new(),
-            rng: seed,
             relogin: false,
             stale_chat: false,
             last_poll: Instant::now(),
         };
         tokio::spawn(task.run(first_tx));
         match first_rx.await {
-            Ok(Ok(())) => Ok(Events { rx }),
+            Ok(Ok(())) => Ok(rx),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Closed {
                 code: None,
@@ -296,26 +248,16 @@ impl ChatClient {
     /// # Errors
     /// When the first join fails, or with the fatal error that stopped the client.
     pub async fn run<H: Handler>(&self, handler: H) -> Result<(), Error> {
-        let mut events = self.connect().await?;
+        let events = self.connect().await?;
         let ctx = Context {
             client: self.clone(),
         };
-        let mut last_error = None;
-        while let Some(item) = events.next().await {
-            match item {
-                Ok(event) => event.dispatch(&ctx, &handler).await,
-                Err(e) => {
-                    handler.on_error(&ctx, &e).await;
-                    last_error = Some(e);
-                }
-            }
-        }
-        match last_error {
-            Some(e) if !e.is_retryable() && e.kind() != chatwire_core::ErrorKind::Protocol => {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+        events
+            .drive(&Dispatcher {
+                ctx: &ctx,
+                handler: &handler,
+            })
+            .await
     }
 
     /// Sends a chat line (needs a login).
@@ -656,36 +598,6 @@ impl crate::model::DonationMessage {
     }
 }
 
-/// Keys of delivered lines, to deliver each line once across reconnects.
-#[derive(Debug, Default)]
-struct Seen {
-    set: HashSet<(String, i64)>,
-    order: VecDeque<(String, i64)>,
-}
-
-impl Seen {
-    const CAPACITY: usize = 20_000;
-
-    /// Records a key; false when it was already there.
-    fn insert(&mut self, user: &str, time: i64) -> bool {
-        let key = (user.to_owned(), time);
-        if !self.set.insert(key.clone()) {
-            return false;
-        }
-        self.order.push_back(key);
-        if self.order.len() > Self::CAPACITY
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
-
-    fn contains(&self, user: &str, time: i64) -> bool {
-        self.set.contains(&(user.to_owned(), time))
-    }
-}
-
 struct PendingRecent {
     tid: u64,
     reply: Option<oneshot::Sender<Result<RecentChat, Error>>>,
@@ -710,7 +622,7 @@ struct Task {
     config: Config,
     client: std::sync::Weak<Inner>,
     shared: Arc<Mutex<Shared>>,
-    tx: mpsc::UnboundedSender<Item>,
+    tx: Emitter<Event, Error>,
     cmds: mpsc::UnboundedReceiver<Command>,
     ws: Option<Ws>,
     chat_channel_id: Option<String>,
@@ -719,14 +631,15 @@ struct Task {
     sid: Option<String>,
     tid: u64,
     rejoins: u32,
+    backoff: Backoff,
     live_state: Option<LiveState>,
     live_title: Option<String>,
-    seen: Seen,
+    /// (author, time) of delivered lines, to deliver each line once across reconnects.
+    seen: DedupWindow<(String, i64)>,
     floor_ms: Option<i64>,
     pending_recent: VecDeque<PendingRecent>,
     waiters: Vec<(Predicate, oneshot::Sender<Event>)>,
     queued: VecDeque<QueuedSend>,
-    rng: u64,
     relogin: bool,
     /// The last join was refused: look the chat channel up again before the next one.
     stale_chat: bool,
@@ -752,16 +665,6 @@ impl Task {
         }
     }
 
-    fn random(&mut self) -> f64 {
-        // xorshift64*: enough for jitter.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        #[allow(clippy::cast_precision_loss)]
-        let r = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
-        r
-    }
-
     fn next_tid(&mut self) -> u64 {
         self.tid += 1;
         self.tid
@@ -781,7 +684,7 @@ impl Task {
                 }
             }
         }
-        let _ = self.tx.send(Box::new(item));
+        self.tx.emit(item);
     }
 
     fn set_connected(&self, connected: bool) {
@@ -792,14 +695,13 @@ impl Task {
 
     async fn run(mut self, first: oneshot::Sender<Result<(), Error>>) {
         let mut first = Some(first);
-        let mut attempt: u32 = 0;
         let end_reason = loop {
-            match self.join(attempt).await {
+            match self.join(self.backoff.attempts()).await {
                 Ok(()) => {
                     if let Some(f) = first.take() {
                         let _ = f.send(Ok(()));
                     }
-                    attempt = 0;
+                    self.backoff.reset();
                 }
                 Err(Error::ChannelOffline { .. })
                     if self.config.wait_for_live || first.is_none() =>
@@ -820,15 +722,15 @@ impl Task {
                     // A join has worked before, so most failures are passing: a refused
                     // rejoin (the broadcast may have restarted on a new chat channel), an error
                     // page from a gateway, a close during the handshake.
-                    if e.is_permanent() {
+                    let retry = e.retry();
+                    if retry == Retry::Never {
                         break self.finish(End::Fatal(e));
                     }
                     let moved = |code: &i64| (302..=304).contains(code);
                     if matches!(&e, Error::ConnectFailed { ret_code, .. } if !moved(ret_code)) {
                         self.stale_chat = true;
                     }
-                    attempt += 1;
-                    match self.backoff(attempt, e.to_string()).await {
+                    match self.backoff(e.to_string(), retry.after()).await {
                         Ok(()) => continue,
                         Err(end) => break self.finish(end),
                     }
@@ -841,8 +743,7 @@ impl Task {
             match end {
                 End::Rejoin => {}
                 End::Retry(reason) => {
-                    attempt += 1;
-                    if let Err(end) = self.backoff(attempt, reason).await {
+                    if let Err(end) = self.backoff(reason, None).await {
                         break self.finish(end);
                     }
                 }
@@ -897,20 +798,17 @@ impl Task {
     }
 
     /// Waits before a retry, still serving commands. `Err` ends the client.
-    async fn backoff(&mut self, attempt: u32, reason: String) -> Result<(), End> {
-        if self
-            .config
-            .reconnect
-            .max_attempts
-            .is_some_and(|max| attempt > max)
-        {
+    async fn backoff(&mut self, reason: String, at_least: Option<Duration>) -> Result<(), End> {
+        let Some((attempt, delay)) = self.backoff.next_delay() else {
             return Err(End::Fatal(Error::Closed {
                 code: None,
-                reason: format!("gave up after {} attempts: {reason}", attempt - 1),
+                reason: format!(
+                    "gave up after {} attempts: {reason}",
+                    self.backoff.attempts() - 1
+                ),
             }));
-        }
-        let r = self.random();
-        let delay = self.config.reconnect.delay(attempt, r);
+        };
+        let delay = delay.max(at_least.unwrap_or_default());
         self.emit(Ok(Event::Reconnecting(Reconnecting {
             channel_id: self.config.channel_id.clone(),
             attempt,
@@ -978,7 +876,9 @@ impl Task {
                     }
                 }
                 Ok(_) => {}
-                Err(e) if e.is_retryable() => tracing::warn!(error = %e, "live status poll failed"),
+                Err(e) if e.retry() != Retry::Never => {
+                    tracing::warn!(error = %e, "live status poll failed");
+                }
                 Err(e) => return Err(End::Fatal(e)),
             }
         }
@@ -1081,9 +981,9 @@ impl Task {
             })?);
         }
         let url = self.config.endpoints.chat_url(&chat, attempt);
-        let mut ws = transport::ws_connect(
+        let mut ws = ws::connect(
             &url,
-            &self.config.user_agent,
+            &[("user-agent", &self.config.user_agent), ("origin", ORIGIN)],
             self.config.timing.connect_timeout,
         )
         .await?;
@@ -1099,29 +999,20 @@ impl Task {
             if logged_in { self.uid.as_deref() } else { None },
             tid,
         );
-        ws.send(WsMessage::text(frame))
-            .await
-            .map_err(Error::transport)?;
+        ws::send_text(&mut ws, frame).await?;
         let mut early = Vec::new();
         let deadline = Instant::now() + self.config.timing.connect_timeout;
         let sid = loop {
-            let msg = tokio::time::timeout_at(deadline, ws.next())
+            let msg = tokio::time::timeout_at(deadline, ws::recv(&mut ws))
                 .await
                 .map_err(|_| Error::Timeout {
                     what: "the join answer",
                 })?;
             let text = match msg {
-                Some(Ok(WsMessage::Text(t))) => t.as_str().to_owned(),
-                Some(Ok(WsMessage::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
-                Some(Ok(WsMessage::Close(f))) => {
-                    return Err(Error::Closed {
-                        code: f.as_ref().map(|f| u16::from(f.code)),
-                        reason: f.map(|f| f.reason.as_str().to_owned()).unwrap_or_default(),
-                    });
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(Error::transport(e)),
-                None => {
+                Incoming::Text(t) => t,
+                Incoming::Closed { code, reason } => return Err(Error::Closed { code, reason }),
+                Incoming::Failed(e) => return Err(e.into()),
+                _ => {
                     return Err(Error::Closed {
                         code: None,
                         reason: "the socket closed before the join answer".into(),
@@ -1144,9 +1035,7 @@ impl Task {
                     break sid;
                 }
                 Ok(f) if f.cmd == proto::cmd::PING => {
-                    ws.send(WsMessage::text(proto::pong()))
-                        .await
-                        .map_err(Error::transport)?;
+                    ws::send_text(&mut ws, proto::pong()).await?;
                 }
                 _ => early.push(text),
             }
@@ -1191,9 +1080,7 @@ impl Task {
 
     async fn write(&mut self, text: String) -> Result<(), Error> {
         let ws = self.ws.as_mut().ok_or(Error::NotConnected)?;
-        ws.send(WsMessage::text(text))
-            .await
-            .map_err(Error::transport)
+        Ok(ws::send_text(ws, text).await?)
     }
 
     async fn write_chat(
@@ -1270,22 +1157,19 @@ impl Task {
                 return End::Retry("no socket".into());
             };
             tokio::select! {
-                msg = ws.next() => {
+                msg = ws::recv(ws) => {
                     last_inbound = Instant::now();
                     ping_sent = None;
                     let text = match msg {
-                        Some(Ok(WsMessage::Text(t))) => t.as_str().to_owned(),
-                        Some(Ok(WsMessage::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
-                        Some(Ok(WsMessage::Close(f))) => {
-                            let code = f.as_ref().map(|f| u16::from(f.code));
+                        Incoming::Text(t) => t,
+                        Incoming::Closed { code, .. } => {
                             return End::Retry(format!("the server closed the connection (code {})", code.map_or_else(|| "none".into(), |c| c.to_string())));
                         }
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => {
+                        Incoming::Failed(e) => {
                             tracing::debug!(error = %e, "chat socket failed");
                             return End::Retry("connection lost".into());
                         }
-                        None => return End::Retry("connection lost".into()),
+                        _ => return End::Retry("connection lost".into()),
                     };
                     if let Some(end) = self.on_frame(&text).await {
                         return end;
@@ -1383,7 +1267,7 @@ impl Task {
         let Some(ws) = self.ws.as_mut() else {
             return End::Closed;
         };
-        let _ = ws.send(WsMessage::Close(None)).await;
+        ws::start_close(ws).await;
         let deadline = Instant::now() + self.config.timing.close_timeout;
         // A session end the server sent before our close still counts.
         let mut end = End::Closed;
@@ -1391,11 +1275,9 @@ impl Task {
             let Some(ws) = self.ws.as_mut() else {
                 return end;
             };
-            let text = match tokio::time::timeout_at(deadline, ws.next()).await {
-                Ok(Some(Ok(WsMessage::Text(t)))) => t.as_str().to_owned(),
-                Ok(Some(Ok(WsMessage::Binary(b)))) => String::from_utf8_lossy(&b).into_owned(),
-                Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(_)) | None) | Err(_) => return end,
+            let Ok(Incoming::Text(text)) = tokio::time::timeout_at(deadline, ws::recv(ws)).await
+            else {
+                return end;
             };
             if let Some(End::SessionEnded) = self.on_frame(&text).await {
                 end = End::SessionEnded;
@@ -1450,7 +1332,7 @@ impl Task {
     /// dropped.
     fn deliver_live(&mut self, event: Event) {
         if let Some((user, time)) = line_key(&event) {
-            if !self.seen.insert(&user, time) {
+            if !self.seen.insert((user, time)) {
                 return;
             }
             self.floor_ms = Some(self.floor_ms.map_or(time, |f| f.min(time)));
@@ -1486,16 +1368,16 @@ impl Task {
             // Lines sent while we were away: deliver the ones never delivered, oldest first.
             let floor = self.floor_ms.unwrap_or(i64::MIN);
             for line in recent.messages {
-                let (user, time) = (line.user_id().to_owned(), line.time_ms());
-                if time >= floor && !self.seen.contains(&user, time) {
-                    self.seen.insert(&user, time);
+                let key = (line.user_id().to_owned(), line.time_ms());
+                if key.1 >= floor && self.seen.insert(key) {
                     self.emit(Ok(proto::line_event(line)));
                 }
             }
             return;
         }
         for line in &recent.messages {
-            self.seen.insert(line.user_id(), line.time_ms());
+            self.seen
+                .insert((line.user_id().to_owned(), line.time_ms()));
         }
         if let Some(r) = pending.and_then(|p| p.reply) {
             let _ = r.send(Ok(recent.clone()));

@@ -1,6 +1,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use chatwire_net::ReconnectPolicy;
+
 /// The NAVER login cookies (`NID_AUT`, `NID_SES`) copied from a browser. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -85,62 +87,6 @@ impl Default for Endpoints {
     }
 }
 
-/// How the client retries after losing its connection: exponential backoff with jitter.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ReconnectPolicy {
-    /// The first wait.
-    pub initial: Duration,
-    /// The longest wait.
-    pub max: Duration,
-    /// Each wait is up to this fraction shorter, at random (0 = no jitter).
-    pub jitter: f64,
-    /// Give up after this many failed attempts in a row (`None` = never).
-    pub max_attempts: Option<u32>,
-}
-
-impl ReconnectPolicy {
-    /// Never reconnect: the first loss ends the stream.
-    pub fn none() -> Self {
-        Self {
-            initial: Duration::ZERO,
-            max: Duration::ZERO,
-            jitter: 0.0,
-            max_attempts: Some(0),
-        }
-    }
-
-    /// Reconnect at once, forever, without jitter (tests).
-    pub fn immediate() -> Self {
-        Self {
-            initial: Duration::ZERO,
-            max: Duration::ZERO,
-            jitter: 0.0,
-            max_attempts: None,
-        }
-    }
-
-    /// The wait before attempt `n` (1-based), given a random number in `[0, 1)`.
-    pub(crate) fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let exp = 2f64.powi(i32::try_from(attempt.saturating_sub(1).min(30)).unwrap_or(30));
-        let base = self.initial.as_secs_f64() * exp;
-        let capped = base.min(self.max.as_secs_f64());
-        Duration::from_secs_f64(capped * (1.0 - self.jitter.clamp(0.0, 1.0) * random))
-    }
-}
-
-impl Default for ReconnectPolicy {
-    /// 1 s doubling up to 30 s, up to half of it jittered away, forever.
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-            jitter: 0.5,
-            max_attempts: None,
-        }
-    }
-}
-
 /// Intervals and timeouts. Everything is configurable so tests can use milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -186,7 +132,7 @@ pub(crate) struct Config {
     pub(crate) user_agent: String,
     pub(crate) gap_fill: u32,
     pub(crate) wait_for_live: bool,
-    pub(crate) jitter_seed: u64,
+    pub(crate) jitter_seed: Option<u64>,
 }
 
 /// A browser user agent: without one, the servers sometimes drop requests (chzzkpy #8).
@@ -211,7 +157,7 @@ impl ClientBuilder {
                 user_agent: USER_AGENT.into(),
                 gap_fill: 50,
                 wait_for_live: false,
-                jitter_seed: 0,
+                jitter_seed: None,
             },
         }
     }
@@ -262,7 +208,7 @@ impl ClientBuilder {
 
     /// Seeds the reconnect jitter (tests and reproducible runs; default: from the clock).
     pub fn jitter_seed(mut self, seed: u64) -> Self {
-        self.config.jitter_seed = seed;
+        self.config.jitter_seed = Some(seed);
         self
     }
 
@@ -288,15 +234,6 @@ mod tests {
             Endpoints::local("http://127.0.0.1:1", "ws://127.0.0.1:1").chat_url("x", 3),
             "ws://127.0.0.1:1/chat"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_caps_and_jitters() {
-        let p = ReconnectPolicy::default();
-        assert_eq!(p.delay(1, 0.0), Duration::from_secs(1));
-        assert_eq!(p.delay(3, 0.0), Duration::from_secs(4));
-        assert_eq!(p.delay(10, 0.0), Duration::from_secs(30));
-        assert_eq!(p.delay(2, 1.0), Duration::from_secs(1));
     }
 
     #[test]

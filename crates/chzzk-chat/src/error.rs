@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use chatwire_core::{BoxError, ErrorKind, Platform};
+use chatwire_core::{BoxError, DecodeError, ErrorKind, Platform, Retry};
+use chatwire_net::NetError;
 
 /// Everything that can go wrong, by failure class.
 #[derive(Debug, thiserror::Error)]
@@ -89,15 +90,8 @@ pub enum Error {
     },
     /// The server sent something that could not be decoded; the raw payload is kept and the
     /// event stream goes on.
-    #[error("could not decode {what}: {why} (raw: {raw})")]
-    Decode {
-        /// What was being decoded.
-        what: &'static str,
-        /// Why it failed.
-        why: String,
-        /// The payload (truncated to 4 KiB).
-        raw: String,
-    },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     /// A recent-chat request failed on the server.
     #[error("recent chat request failed: retCode {ret_code} ({ret_msg})")]
     RecentChatFailed {
@@ -115,11 +109,7 @@ pub(crate) use chatwire_core::excerpt as truncate;
 
 impl Error {
     pub(crate) fn decode(what: &'static str, why: impl Into<String>, raw: &str) -> Self {
-        Self::Decode {
-            what,
-            why: why.into(),
-            raw: truncate(raw, 4096),
-        }
+        Self::Decode(DecodeError::new(what, raw, why.into()))
     }
 
     pub(crate) fn transport(source: impl Into<BoxError>) -> Self {
@@ -140,60 +130,75 @@ impl Error {
             Self::Http { .. } => ErrorKind::Http,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Timeout { .. } => ErrorKind::Timeout,
-            Self::Decode { .. } | Self::RecentChatFailed { .. } => ErrorKind::Protocol,
+            Self::Decode(_) | Self::RecentChatFailed { .. } => ErrorKind::Protocol,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
         }
     }
 
-    /// Whether trying again later may help: network failures, timeouts, abnormal closes,
-    /// "reconnect elsewhere" join answers (302–304), HTTP 5xx and 429.
-    pub fn is_retryable(&self) -> bool {
+    /// What trying again would take; the client's own rejoin loop follows it (once a join has
+    /// worked, everything but [`Retry::Never`] is retried).
+    ///
+    /// - [`Retry::Never`]: the channel is gone, the live is 19+, the login cookies are
+    ///   missing or expired, the server ended the session, the client is not connected, the
+    ///   input was refused, or an HTTP call failed with a 4xx other than 408 and 429 (the
+    ///   envelope's `code` counts as the status when it is 429 or 5xx).
+    /// - [`Retry::Now`]: a "reconnect elsewhere" join answer (302–304), a frame or line that
+    ///   did not decode, a failed recent-chat request (the stream goes on).
+    /// - [`Retry::After`]: a rate limit that said how long.
+    /// - [`Retry::Backoff`]: network failures, timeouts, closes, an off-air channel, a refused
+    ///   join (the chat channel is looked up again), HTTP 5xx, 408 and 429.
+    pub fn retry(&self) -> Retry {
         match self {
-            Self::Transport { .. }
-            | Self::Timeout { .. }
+            Self::ChannelNotFound { .. }
+            | Self::AdultRestricted { .. }
+            | Self::LoginRequired { .. }
+            | Self::SessionEnded
+            | Self::NotConnected
+            | Self::InvalidInput(_) => Retry::Never,
+            Self::ConnectFailed { ret_code, .. } if (302..=304).contains(ret_code) => Retry::Now,
+            Self::Decode(_) | Self::RecentChatFailed { .. } => Retry::Now,
+            Self::RateLimited {
+                retry_after: Some(d),
+            } => Retry::After(*d),
+            Self::Http { status, code, .. }
+                if !matches!(status, 408 | 429 | 500..)
+                    && !code.is_some_and(|c| c == 429 || c >= 500) =>
+            {
+                Retry::Never
+            }
+            Self::ChannelOffline { .. }
+            | Self::ConnectFailed { .. }
+            | Self::Closed { .. }
+            | Self::Http { .. }
             | Self::RateLimited { .. }
-            | Self::ChannelOffline { .. } => true,
-            Self::Closed { code, .. } => *code != Some(1000),
-            Self::ConnectFailed { ret_code, .. } => (302..=304).contains(ret_code),
-            Self::Http { status, .. } => *status >= 500 || *status == 429,
-            _ => false,
+            | Self::Transport { .. }
+            | Self::Timeout { .. } => Retry::Backoff,
         }
     }
+}
 
-    /// Whether waiting cannot help once the client has joined before: the channel is gone, the
-    /// live is 19+, the login cookies stopped working, or the input was refused. The client
-    /// retries every other failure of a rejoin.
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            Self::ChannelNotFound { .. }
-                | Self::AdultRestricted { .. }
-                | Self::LoginRequired { .. }
-                | Self::InvalidInput(_)
-                | Self::SessionEnded
-        )
+impl chatwire_net::Retryable for Error {
+    fn retry(&self) -> Retry {
+        Error::retry(self)
     }
+}
 
-    /// How long the server asked to wait, when it said.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after } => *retry_after,
-            _ => None,
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::InvalidUrl(url) => Self::InvalidInput(format!("bad URL {url}")),
+            NetError::Timeout { what } => Self::Timeout { what },
+            NetError::Io(source) => Self::Transport { source },
+            other => Self::transport(other),
         }
     }
 }
 
 impl From<Error> for chatwire_core::Error {
     fn from(e: Error) -> Self {
-        let kind = e.kind();
-        let retryable = e.is_retryable();
-        let retry_after = e.retry_after();
-        let mut out = chatwire_core::Error::new(kind, e)
+        let (kind, retry) = (e.kind(), e.retry());
+        chatwire_core::Error::new(kind, e)
             .with_platform(Platform::Chzzk)
-            .with_retryable(retryable);
-        if let Some(d) = retry_after {
-            out = out.with_retry_after(d);
-        }
-        out
+            .with_retry(retry)
     }
 }

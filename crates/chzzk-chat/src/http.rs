@@ -9,7 +9,10 @@ use crate::Error;
 use crate::config::{Credentials, Endpoints};
 use crate::error::truncate;
 use crate::proto::json::Obj;
-use crate::transport::{self, Request};
+use chatwire_net::http::{self as net, Request};
+
+/// The web client's origin, sent with every call and the socket (some gateways want it).
+pub(crate) const ORIGIN: &str = "https://chzzk.naver.com";
 
 /// What one call needs; cheap to build per call.
 pub(crate) struct Api<'a> {
@@ -28,17 +31,7 @@ impl std::fmt::Debug for Api<'_> {
     }
 }
 
-/// Percent-encodes one path segment or query value.
-pub(crate) fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub(crate) use chatwire_net::encode::percent as enc;
 
 /// Whether a call sends the login cookies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,14 +55,27 @@ impl Api<'_> {
             return Err(Error::LoginRequired { action });
         }
         let shown = url.split('?').next().unwrap_or_default().to_owned();
-        let req = Request {
+        let mut headers = vec![
+            ("user-agent", self.user_agent.to_owned()),
+            ("accept", "application/json, text/plain, */*".to_owned()),
+            ("origin", ORIGIN.to_owned()),
+            ("referer", format!("{ORIGIN}/")),
+        ];
+        if let Some(credentials) = &self.credentials {
+            headers.push(("cookie", credentials.cookie_header()));
+        }
+        let body = json.map(|v| {
+            headers.push(("content-type", "application/json".to_owned()));
+            v.to_string().into()
+        });
+        let request = Request {
             method,
-            url,
-            cookie: self.credentials.as_ref().map(Credentials::cookie_header),
-            json,
-            user_agent: self.user_agent,
+            url: &url,
+            headers,
+            body,
         };
-        let (status, body) = transport::http(req, self.timeout).await?;
+        let resp = net::send(request, self.timeout).await?;
+        let (status, body) = (resp.status, resp.body);
         let text = String::from_utf8_lossy(&body);
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         let envelope = parsed.as_ref().map(Obj::of);

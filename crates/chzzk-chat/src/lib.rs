@@ -8,11 +8,11 @@ mod http;
 mod manage;
 pub mod model;
 mod proto;
-mod transport;
 
 pub use chatwire_core;
+pub use chatwire_net::ReconnectPolicy;
 pub use client::{ChatClient, Events};
-pub use config::{ClientBuilder, Credentials, Endpoints, ReconnectPolicy, Timing};
+pub use config::{ClientBuilder, Credentials, Endpoints, Timing};
 pub use error::Error;
 pub use event::{Context, Event, Handler, core_message};
 pub use manage::{ManageClient, Page, RestrictDays, Role};

@@ -64,11 +64,12 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         t.close_timeout = Duration::from_secs(5);
         t
     };
-    let mut reconnect = ReconnectPolicy::immediate();
-    reconnect.max_attempts = config
-        .get("max_attempts")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok());
+    let reconnect = ReconnectPolicy::immediate().max_attempts(
+        config
+            .get("max_attempts")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok()),
+    );
     let mut builder = ChatClient::builder(channel_id)
         .endpoints(Endpoints::local(server.http_base(), server.ws_base()))
         .reconnect(reconnect)

@@ -177,8 +177,7 @@ async fn https_and_wss_servers_with_a_self_signed_certificate_are_refused() {
         ))
         .await
         .unwrap();
-        let mut policy = ReconnectPolicy::immediate();
-        policy.max_attempts = Some(0);
+        let policy = ReconnectPolicy::none();
         let client = ChatClient::builder("5f1e2d3c4b5a69788796a5b4c3d2e1f0")
             .endpoints(Endpoints::local(server.http_base(), &wss))
             .reconnect(policy)

@@ -1,4 +1,4 @@
-use chatwire_core::{ErrorKind, Platform};
+use chatwire_core::{DecodeError, ErrorKind, Platform, Retry};
 
 use crate::transport::TransportError;
 
@@ -19,56 +19,64 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
-    /// A peer sent something that could not be decoded; the payload is kept and chat goes on.
-    #[error("could not decode {what}: {why} (raw: {raw})")]
-    Decode {
-        /// What.
-        what: &'static str,
-        /// Why.
-        why: String,
-        /// The payload (truncated; lossy UTF-8).
-        raw: String,
-    },
+    /// A peer sent something that could not be decoded; the payload (lossy UTF-8) is kept
+    /// and chat goes on.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     /// The caller passed something the protocol cannot carry.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// The chat manager was closed.
-    #[error("the chat manager is closed")]
-    Closed,
+    /// The chat manager was closed (the room has no close code: `code` is always `None`).
+    #[error("connection closed{}: {reason}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
+    Closed {
+        /// The close code; LiveKit rooms have none, so always `None` here.
+        code: Option<u16>,
+        /// Why.
+        reason: String,
+    },
 }
-
-pub(crate) use chatwire_core::excerpt as truncate;
 
 impl Error {
     pub(crate) fn decode(what: &'static str, why: impl Into<String>, raw: &str) -> Self {
-        Self::Decode {
-            what,
-            why: why.into(),
-            raw: truncate(raw, 4096),
+        Self::Decode(DecodeError::new(what, raw, why.into()))
+    }
+
+    pub(crate) fn closed() -> Self {
+        Self::Closed {
+            code: None,
+            reason: "the chat manager is closed".into(),
         }
     }
 
     /// The class of failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Transport(TransportError::Disconnected) | Self::Closed => ErrorKind::Closed,
+            Self::Transport(TransportError::Disconnected) | Self::Closed { .. } => {
+                ErrorKind::Closed
+            }
             Self::Transport(_) => ErrorKind::Connect,
             Self::TooLarge { .. } | Self::InvalidInput(_) => ErrorKind::InvalidInput,
-            Self::Decode { .. } => ErrorKind::Protocol,
+            Self::Decode(_) => ErrorKind::Protocol,
         }
     }
 
-    /// Whether trying again may help.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Transport(TransportError::Other(_)))
+    /// What trying again would take: [`Retry::Backoff`] for a packet the room refused or lost,
+    /// [`Retry::Now`] for a packet that did not decode (chat goes on), [`Retry::Never`] for a
+    /// room that is gone, a closed manager, or input the protocol cannot carry.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::Transport(TransportError::Other(_)) => Retry::Backoff,
+            Self::Decode(_) => Retry::Now,
+            _ => Retry::Never,
+        }
     }
 }
 
 impl From<Error> for chatwire_core::Error {
     fn from(e: Error) -> Self {
-        let retryable = e.is_retryable();
+        let retry = e.retry();
         chatwire_core::Error::new(e.kind(), e)
             .with_platform(Platform::LiveKit)
-            .with_retryable(retryable)
+            .with_retry(retry)
     }
 }

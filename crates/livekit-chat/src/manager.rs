@@ -427,7 +427,7 @@ impl<T: Transport> ChatManager<T> {
 
     fn check_open(&self) -> Result<(), Error> {
         if self.inner.closed.load(Ordering::Relaxed) {
-            Err(Error::Closed)
+            Err(Error::closed())
         } else {
             Ok(())
         }
@@ -739,12 +739,11 @@ fn clone_error(e: &Error) -> Error {
             size: *size,
             limit: *limit,
         },
-        Error::Decode { what, why, raw } => Error::Decode {
-            what,
-            why: why.clone(),
-            raw: raw.clone(),
-        },
+        Error::Decode(d) => Error::Decode(d.clone()),
         Error::InvalidInput(s) => Error::InvalidInput(s.clone()),
-        Error::Closed => Error::Closed,
+        Error::Closed { code, reason } => Error::Closed {
+            code: *code,
+            reason: reason.clone(),
+        },
     }
 }

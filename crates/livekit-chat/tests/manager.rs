@@ -108,7 +108,10 @@ async fn every_subscriber_gets_every_event_and_close_ends_them() {
         "a closed manager ends its subscriptions"
     );
     assert!(bob.subscribe().next().await.is_none());
-    assert!(matches!(bob.send_message("late").await, Err(Error::Closed)));
+    assert!(matches!(
+        bob.send_message("late").await,
+        Err(Error::Closed { .. })
+    ));
 }
 
 #[tokio::test]
@@ -125,7 +128,7 @@ async fn leaving_the_room_ends_the_subscriptions() {
     );
     assert!(matches!(
         bob.send_message("after").await,
-        Err(Error::Closed)
+        Err(Error::Closed { .. })
     ));
 }
 

@@ -138,7 +138,12 @@ async fn mutated_packets_never_stop_the_chat() {
             match item {
                 Ok(Event::Received(m)) if m.id == canary.id => canary_seen = true,
                 Ok(_) => received += 1,
-                Err(Error::Decode { what, why, raw }) => {
+                Err(Error::Decode(d)) => {
+                    let what = d.what();
+                    let why = std::error::Error::source(&d)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let raw = d.raw();
                     // The payload is kept: a packet's bytes, a legacy packet's JSON. Only a
                     // whole stream failing (its parts consumed) names the stream instead, and
                     // an empty legacy payload is kept as the empty string it was.

@@ -117,7 +117,7 @@ async fn no_secret_in_debug_display_or_logs() {
     assert_error_clean("a participant who left", err);
     erin.close();
     let err = erin.send_message(&text).await.unwrap_err();
-    assert!(matches!(err, Error::Closed), "{err}");
+    assert!(matches!(err, Error::Closed { .. }), "{err}");
     assert_error_clean("a closed manager", err);
 
     let lines = capture.lines();

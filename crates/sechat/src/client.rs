@@ -1,30 +1,27 @@
 //! [`ChatClient`] (an account, or anonymous), [`Room`] (commands and the event stream), the
 //! socket task (reconnects, gap fill, deduplication) and anonymous polling.
 
-use std::collections::{HashSet, VecDeque};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures_core::Stream;
-use futures_util::{SinkExt as _, StreamExt as _};
+use chatwire_core::Retry;
+use chatwire_net::http::Response;
+use chatwire_net::ws::{self, Incoming, Ws};
+use chatwire_net::{Backoff, DedupWindow, Emitter};
 use hyper::body::Bytes;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::Error;
 use crate::config::{Options, Server};
 use crate::credentials::Credentials;
 use crate::error::truncate;
-use crate::event::{Context, Event, Handler};
+use crate::event::{Context, Dispatcher, Event, Handler};
 use crate::model::{Connected, Disconnected, EventData, Reconnecting, SendResult};
 use crate::proto::{self, Frame, html};
 use crate::session::Session;
-use crate::transport;
 
 /// A chat account (or an anonymous reader) on one server: a cheap, clonable handle.
 #[derive(Debug, Clone)]
@@ -254,38 +251,10 @@ impl std::fmt::Debug for Room {
 }
 
 /// The events of a room, in arrival order. Per-frame errors are yielded as `Err` and the stream
-/// goes on; it ends after [`Event::Disconnected`]. Cancel-safe [`next`](Self::next).
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::UnboundedReceiver<Result<Event, Error>>,
-}
+/// goes on; it ends after [`Event::Disconnected`].
+pub type Events = chatwire_net::Events<Event, Error>;
 
-impl Events {
-    /// The next event; `None` once the stream has stopped.
-    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        self.rx.recv().await
-    }
-
-    /// The normalised events only, as chatwire-core's boxed stream.
-    pub fn into_core(self) -> chatwire_core::EventStream {
-        Box::pin(self.filter_map(|item| async move {
-            match item {
-                Ok(e) => e.to_core().map(Ok),
-                Err(e) => Some(Err(e.into())),
-            }
-        }))
-    }
-}
-
-impl Stream for Events {
-    type Item = Result<Event, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-fn ok_string(resp: &transport::Response) -> Option<String> {
+fn ok_string(resp: &Response) -> Option<String> {
     serde_json::from_slice::<Value>(&resp.body)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -317,9 +286,9 @@ impl Room {
         let client = ChatClient::anonymous(server, options);
         let session = Arc::clone(&client.session);
         let counter = room_counter(&session, room_id).await?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = chatwire_net::channel();
         tokio::spawn(poll_loop(session, room_id, counter, tx));
-        Ok(Events { rx })
+        Ok(rx)
     }
 
     /// The room id.
@@ -346,11 +315,7 @@ impl Room {
         Self::expect_ok(action, message_id, &resp)
     }
 
-    fn expect_ok(
-        action: &'static str,
-        message_id: u64,
-        resp: &transport::Response,
-    ) -> Result<(), Error> {
+    fn expect_ok(action: &'static str, message_id: u64, resp: &Response) -> Result<(), Error> {
         if resp.status == 302 {
             return Err(Error::NoSuchMessage { message_id });
         }
@@ -605,29 +570,22 @@ impl Room {
             ));
         }
         let (close_tx, close_rx) = mpsc::unbounded_channel();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = chatwire_net::channel();
         *task = Some(close_tx);
-        let seed = match self.inner.session.options.jitter_seed {
-            0 => {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(1, |d| d.subsec_nanos().into())
-                    | 1
-            }
-            s => s,
-        };
+        let options = &self.inner.session.options;
+        let backoff = Backoff::new(options.reconnect.clone(), options.jitter_seed);
         let socket = Socket {
             room: Arc::clone(&self.inner),
             tx,
             close: close_rx,
-            seen: Seen::default(),
+            seen: DedupWindow::default(),
             last_event: None,
             reconnects: 0,
             retry_after: None,
-            rng: seed,
+            backoff,
         };
         tokio::spawn(socket.run());
-        Ok(Events { rx })
+        Ok(rx)
     }
 
     /// Connects and runs `handler` on every event, one at a time, until the stream stops.
@@ -635,24 +593,14 @@ impl Room {
     /// # Errors
     /// When the stream cannot start; the last non-retryable error that ended it.
     pub async fn run<H: Handler>(&self, handler: H) -> Result<(), Error> {
-        let mut events = self.events()?;
+        let events = self.events()?;
         let ctx = Context { room: self.clone() };
-        let mut last = None;
-        while let Some(item) = events.next().await {
-            match item {
-                Ok(e) => e.dispatch(&ctx, &handler).await,
-                Err(e) => {
-                    handler.on_error(&ctx, &e).await;
-                    last = Some(e);
-                }
-            }
-        }
-        match last {
-            Some(e) if !e.is_retryable() && e.kind() != chatwire_core::ErrorKind::Protocol => {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+        events
+            .drive(&Dispatcher {
+                ctx: &ctx,
+                handler: &handler,
+            })
+            .await
     }
 
     /// Leaves the room (`POST /chats/leave/{room}`, quietly) and stops the event stream after
@@ -687,28 +635,6 @@ impl Room {
     }
 }
 
-/// Ids of delivered events (bounded).
-#[derive(Debug, Default)]
-struct Seen {
-    set: HashSet<u64>,
-    order: VecDeque<u64>,
-}
-
-impl Seen {
-    fn insert(&mut self, id: u64) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > 20_000
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
-}
-
 enum End {
     Closed(oneshot::Sender<()>),
     Lost(String),
@@ -717,28 +643,20 @@ enum End {
 
 struct Socket {
     room: Arc<RoomInner>,
-    tx: mpsc::UnboundedSender<Result<Event, Error>>,
+    tx: Emitter<Event, Error>,
     close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-    seen: Seen,
+    /// Ids of delivered events.
+    seen: DedupWindow<u64>,
     last_event: Option<u64>,
     reconnects: u32,
-    rng: u64,
+    backoff: Backoff,
     /// How long the server asked to wait before the next attempt.
     retry_after: Option<Duration>,
 }
 
 impl Socket {
-    fn random(&mut self) -> f64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        #[allow(clippy::cast_precision_loss)]
-        let r = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
-        r
-    }
-
     fn emit(&self, item: Result<Event, Error>) {
-        let _ = self.tx.send(item);
+        self.tx.emit(item);
     }
 
     /// Delivers room events once, in order, filtered to this room (invitations name another
@@ -797,19 +715,17 @@ impl Socket {
 
     async fn run(mut self) {
         let room_id = self.room.room_id;
-        let policy = self.room.session.options.reconnect.clone();
-        let mut attempt = 0u32;
         let reason = loop {
             let end = match self.connect().await {
                 Ok(ws) => {
-                    attempt = 0;
+                    self.backoff.reset();
                     self.session(ws).await
                 }
                 // The room was joined, so a failure here is passing unless it says otherwise
                 // (an error page, a 409, a failed gap fill): keep trying, with backoff.
-                Err(e) if e.is_permanent() => End::Fatal(e),
+                Err(e) if e.retry() == Retry::Never => End::Fatal(e),
                 Err(e) => {
-                    self.retry_after = e.retry_after();
+                    self.retry_after = e.retry().after();
                     End::Lost(e.to_string())
                 }
             };
@@ -828,14 +744,11 @@ impl Socket {
                     break reason;
                 }
                 End::Lost(reason) => {
-                    attempt += 1;
-                    if policy.max_attempts.is_some_and(|m| attempt > m) {
-                        break format!("gave up after {} attempts: {reason}", attempt - 1);
-                    }
-                    let r = self.random();
-                    let delay = policy
-                        .delay(attempt, r)
-                        .max(self.retry_after.take().unwrap_or_default());
+                    let Some((attempt, delay)) = self.backoff.next_delay() else {
+                        let tried = self.backoff.attempts() - 1;
+                        break format!("gave up after {tried} attempts: {reason}");
+                    };
+                    let delay = delay.max(self.retry_after.take().unwrap_or_default());
                     self.emit(Ok(Event::Reconnecting(Reconnecting {
                         room_id,
                         attempt,
@@ -860,7 +773,7 @@ impl Socket {
 
     /// ws-auth, the socket (resuming from the last counter), and after a reconnect a gap fill
     /// from the room's recent messages.
-    async fn connect(&mut self) -> Result<transport::Ws, Error> {
+    async fn connect(&mut self) -> Result<Ws, Error> {
         let session = Arc::clone(&self.room.session);
         let room_id = self.room.room_id;
         let auth_url = session.chat_url("/ws-auth");
@@ -885,10 +798,13 @@ impl Socket {
         let since = self.room.counter.load(Ordering::Relaxed);
         let sep = if url.contains('?') { '&' } else { '?' };
         let ws_url = session.server.physical(&format!("{url}{sep}l={since}"));
-        let ws = transport::ws_connect(
+        // Stack Exchange closes sockets that come without an Origin.
+        let ws = ws::connect(
             &ws_url,
-            &session.server.chat,
-            &session.options.user_agent,
+            &[
+                ("user-agent", &session.options.user_agent),
+                ("origin", &session.server.chat),
+            ],
             session.options.timing.connect_timeout,
         )
         .await?;
@@ -910,7 +826,7 @@ impl Socket {
         Ok(ws)
     }
 
-    async fn session(&mut self, mut ws: transport::Ws) -> End {
+    async fn session(&mut self, mut ws: Ws) -> End {
         let timing = self.room.session.options.timing.clone();
         let refresh_at = timing.refresh_every.map(|d| Instant::now() + d);
         loop {
@@ -922,19 +838,17 @@ impl Socket {
                 }
             };
             tokio::select! {
-                msg = ws.next() => match msg {
-                    Some(Ok(WsMessage::Text(t))) => self.on_text(t.as_str()),
-                    Some(Ok(WsMessage::Binary(b))) => self.on_text(&String::from_utf8_lossy(&b)),
-                    Some(Ok(WsMessage::Close(f))) => {
-                        let code = f.map_or_else(|| "none".to_owned(), |f| u16::from(f.code).to_string());
+                msg = ws::recv(&mut ws) => match msg {
+                    Incoming::Text(t) => self.on_text(&t),
+                    Incoming::Closed { code, .. } => {
+                        let code = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
                         return End::Lost(format!("the server closed the socket (code {code})"));
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
+                    Incoming::Failed(e) => {
                         tracing::debug!(error = %e, "event socket failed");
                         return End::Lost("connection lost".into());
                     }
-                    None => return End::Lost("connection lost".into()),
+                    _ => return End::Lost("connection lost".into()),
                 },
                 () = silence => return End::Lost(format!("silent for {:?}", timing.silence_timeout)),
                 () = refresh => return End::Lost("periodic refresh".into()),
@@ -959,15 +873,11 @@ impl Socket {
     }
 
     /// Closes and keeps delivering until the server's close (nothing it sent first is lost).
-    async fn close_handshake(&mut self, ws: &mut transport::Ws) {
-        let _ = ws.send(WsMessage::Close(None)).await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
-            match msg {
-                WsMessage::Text(t) => self.on_text(t.as_str()),
-                WsMessage::Close(_) => break,
-                _ => {}
-            }
+    async fn close_handshake(&mut self, ws: &mut Ws) {
+        ws::start_close(ws).await;
+        let deadline = Instant::now() + self.room.session.options.timing.close_timeout;
+        while let Ok(Incoming::Text(t)) = tokio::time::timeout_at(deadline, ws::recv(ws)).await {
+            self.on_text(&t);
         }
     }
 }
@@ -977,15 +887,15 @@ async fn poll_loop(
     session: Arc<Session>,
     room_id: u64,
     mut counter: u64,
-    tx: mpsc::UnboundedSender<Result<Event, Error>>,
+    tx: Emitter<Event, Error>,
 ) {
     let timing = session.options.timing.clone();
-    let _ = tx.send(Ok(Event::Connected(Connected {
+    tx.emit(Ok(Event::Connected(Connected {
         room_id,
         since: counter,
         reconnect: 0,
     })));
-    let mut seen = Seen::default();
+    let mut seen = DedupWindow::default();
     let mut failures = 0u32;
     let reason = loop {
         let wait = if failures == 0 {
@@ -1031,11 +941,10 @@ async fn poll_loop(
                         Ok(d) if d.event_type != 17 && d.room_id.is_some_and(|r| r != room_id) => {}
                         Ok(d) if d.id.is_some_and(|id| !seen.insert(id)) => {}
                         Ok(d) => {
-                            let _ = tx.send(Ok(Event::from_data(d)));
+                            tx.emit(Ok(Event::from_data(d)));
                         }
                         Err((raw, why)) => {
-                            let _ =
-                                tx.send(Err(Error::decode("a room event", why, &raw.to_string())));
+                            tx.emit(Err(Error::decode("a room event", why, &raw.to_string())));
                         }
                     }
                 }
@@ -1044,12 +953,12 @@ async fn poll_loop(
                 failures += 1;
                 let fatal = failures > timing.poll_retries;
                 let text = e.to_string();
-                let _ = tx.send(Err(e));
+                tx.emit(Err(e));
                 if fatal {
                     break format!("gave up after {failures} failed polls: {text}");
                 }
             }
         }
     };
-    let _ = tx.send(Ok(Event::Disconnected(Disconnected { room_id, reason })));
+    tx.emit(Ok(Event::Disconnected(Disconnected { room_id, reason })));
 }

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use chatwire_net::ReconnectPolicy;
+
 /// A Stack Exchange chat server: its chat root, the Q&A site accounts log in on, the domain
 /// of the login cookies, and the name of the chat session cookie.
 ///
@@ -134,61 +136,6 @@ impl Default for RateLimitPolicy {
     }
 }
 
-/// How the event socket reconnects: exponential backoff with jitter, a fresh `/ws-auth` each
-/// time, and the last event counter so the server replays what was missed.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ReconnectPolicy {
-    /// The first wait.
-    pub initial: Duration,
-    /// The longest wait.
-    pub max: Duration,
-    /// Each wait is up to this fraction shorter, at random.
-    pub jitter: f64,
-    /// Give up after this many failures in a row (`None` = never).
-    pub max_attempts: Option<u32>,
-}
-
-impl ReconnectPolicy {
-    /// Never reconnect.
-    pub fn none() -> Self {
-        Self {
-            initial: Duration::ZERO,
-            max: Duration::ZERO,
-            jitter: 0.0,
-            max_attempts: Some(0),
-        }
-    }
-
-    /// Reconnect at once, forever, without jitter (tests).
-    pub fn immediate() -> Self {
-        Self {
-            initial: Duration::ZERO,
-            max: Duration::ZERO,
-            jitter: 0.0,
-            max_attempts: None,
-        }
-    }
-
-    pub(crate) fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let exp = 2f64.powi(i32::try_from(attempt.saturating_sub(1).min(30)).unwrap_or(30));
-        let capped = (self.initial.as_secs_f64() * exp).min(self.max.as_secs_f64());
-        Duration::from_secs_f64(capped * (1.0 - self.jitter.clamp(0.0, 1.0) * random))
-    }
-}
-
-impl Default for ReconnectPolicy {
-    /// 1 s doubling to 60 s, up to half jittered away, forever.
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.5,
-            max_attempts: None,
-        }
-    }
-}
-
 /// Intervals and timeouts (configurable so tests use milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -208,6 +155,8 @@ pub struct Timing {
     pub poll_retries: u32,
     /// Anonymous polling: wait per consecutive failure (`n` failures wait `n` times this).
     pub poll_failure_backoff: Duration,
+    /// Limit for the closing handshake in [`Room::close`](crate::Room::close).
+    pub close_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -220,6 +169,7 @@ impl Default for Timing {
             poll_interval: Duration::from_secs(3),
             poll_retries: 5,
             poll_failure_backoff: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -230,7 +180,9 @@ impl Default for Timing {
 pub struct Options {
     /// Rate-limit handling.
     pub rate_limit: RateLimitPolicy,
-    /// Reconnects.
+    /// How the event socket reconnects (default: 1 s doubling to 60 s with jitter, forever),
+    /// with a fresh `/ws-auth` each time and the last event counter so the server replays
+    /// what was missed.
     pub reconnect: ReconnectPolicy,
     /// Intervals and timeouts.
     pub timing: Timing,
@@ -238,15 +190,15 @@ pub struct Options {
     pub user_agent: String,
     /// Acknowledge mentions and replies (`POST /messages/ack`), as the web client does.
     pub ack_pings: bool,
-    /// Seed of the reconnect jitter (`0` = from the clock).
-    pub jitter_seed: u64,
+    /// Seed of the reconnect jitter (`None`: from the clock).
+    pub jitter_seed: Option<u64>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             rate_limit: RateLimitPolicy::default(),
-            reconnect: ReconnectPolicy::default(),
+            reconnect: ReconnectPolicy::default().max(Duration::from_secs(60)),
             timing: Timing::default(),
             user_agent: concat!(
                 "Mozilla/5.0 (compatible; sechat-rs/",
@@ -255,7 +207,7 @@ impl Default for Options {
             )
             .into(),
             ack_pings: true,
-            jitter_seed: 0,
+            jitter_seed: None,
         }
     }
 }

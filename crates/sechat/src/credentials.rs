@@ -215,7 +215,7 @@ impl Credentials {
         let text = tokio::fs::read_to_string(path)
             .await
             .map_err(|source| Error::File {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 source,
             })?;
         // serde's message can quote a value of the file (a cookie): keep only where it failed.
@@ -340,7 +340,7 @@ impl Credentials {
         tokio::task::spawn_blocking(move || write_private(&path, text.as_bytes()))
             .await
             .map_err(|e| Error::File {
-                path: String::new(),
+                path: std::path::PathBuf::new(),
                 source: std::io::Error::other(e),
             })?
     }
@@ -421,7 +421,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SAVES: AtomicU64 = AtomicU64::new(0);
     let err = |source| Error::File {
-        path: path.display().to_string(),
+        path: path.to_path_buf(),
         source,
     };
     let dir = path

@@ -1,6 +1,9 @@
 use std::time::Duration;
 
-use chatwire_core::{BoxError, ErrorKind, Platform};
+use std::path::PathBuf;
+
+use chatwire_core::{BoxError, DecodeError, ErrorKind, Platform, Retry};
+use chatwire_net::NetError;
 
 /// Why logging in failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,19 +106,15 @@ pub enum Error {
         /// What.
         what: &'static str,
     },
-    /// The server sent something that could not be decoded; the payload is kept.
-    #[error("could not decode {what}: {why} (raw: {raw})")]
-    Decode {
-        /// What.
-        what: &'static str,
-        /// Why.
-        why: String,
-        /// The payload (truncated).
-        raw: String,
-    },
-    /// The event stream ended.
-    #[error("closed: {reason}")]
+    /// The server sent something that could not be decoded; the payload is kept and the
+    /// event stream goes on.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The connection closed.
+    #[error("connection closed{}: {reason}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
     Closed {
+        /// The close code, when there was a close frame.
+        code: Option<u16>,
         /// Why.
         reason: String,
     },
@@ -123,10 +122,10 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// Reading or writing a credentials file failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     File {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// The I/O error.
         #[source]
         source: std::io::Error,
@@ -143,11 +142,7 @@ impl Error {
     }
 
     pub(crate) fn decode(what: &'static str, why: impl Into<String>, raw: &str) -> Self {
-        Self::Decode {
-            what,
-            why: why.into(),
-            raw: truncate(raw, 4096),
-        }
+        Self::Decode(DecodeError::new(what, raw, why.into()))
     }
 
     /// The class of failure.
@@ -161,56 +156,71 @@ impl Error {
             Self::Http { .. } => ErrorKind::Http,
             Self::Transport { .. } => ErrorKind::Connect,
             Self::Timeout { .. } => ErrorKind::Timeout,
-            Self::Decode { .. } => ErrorKind::Protocol,
+            Self::Decode(_) => ErrorKind::Protocol,
             Self::Closed { .. } => ErrorKind::Closed,
             Self::File { .. } => ErrorKind::Other,
         }
     }
 
-    /// Whether waiting cannot help: the login or the saved credentials were refused, the
-    /// input or the message was wrong, a file could not be used. A joined room's socket
-    /// retries every other failure (gateway error pages, rate limits, lost connections).
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            Self::Login(_)
-                | Self::Expired
-                | Self::InvalidInput(_)
-                | Self::NoSuchMessage { .. }
-                | Self::File { .. }
-        )
-    }
-
-    /// Whether trying again later may help.
-    pub fn is_retryable(&self) -> bool {
+    /// What trying again would take; a joined room's socket follows it (everything but
+    /// [`Retry::Never`] is retried).
+    ///
+    /// - [`Retry::Never`]: the login or the saved credentials were refused, the input or the
+    ///   message was wrong, a file could not be used, the server refused an action (other
+    ///   than with 409, 429 or 5xx), an HTTP call failed with a 4xx other than 408, 409 and 429.
+    /// - [`Retry::Now`]: an event or frame that did not decode (the stream goes on).
+    /// - [`Retry::After`]: still rate limited, and the server said how long.
+    /// - [`Retry::Backoff`]: network failures, timeouts, closes, HTTP 5xx, 408, 409 and 429.
+    pub fn retry(&self) -> Retry {
+        // 409 is Stack Exchange's "You can perform this action again in N seconds".
+        let passing = |status: u16| matches!(status, 408 | 409 | 429 | 500..);
         match self {
-            Self::Transport { .. }
-            | Self::Timeout { .. }
+            Self::Login(_)
+            | Self::Expired
+            | Self::InvalidInput(_)
+            | Self::NoSuchMessage { .. }
+            | Self::File { .. } => Retry::Never,
+            Self::OperationFailed { status, .. } | Self::Http { status, .. }
+                if !passing(*status) =>
+            {
+                Retry::Never
+            }
+            Self::Decode(_) => Retry::Now,
+            Self::RateLimited {
+                retry_after: Some(d),
+            } => Retry::After(*d),
+            Self::OperationFailed { .. }
+            | Self::Http { .. }
             | Self::RateLimited { .. }
-            | Self::Closed { .. } => true,
-            Self::Http { status, .. } => *status >= 500 || *status == 429,
-            _ => false,
+            | Self::Transport { .. }
+            | Self::Timeout { .. }
+            | Self::Closed { .. } => Retry::Backoff,
         }
     }
+}
 
-    /// How long the server asked to wait.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after } => *retry_after,
-            _ => None,
+impl chatwire_net::Retryable for Error {
+    fn retry(&self) -> Retry {
+        Error::retry(self)
+    }
+}
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::InvalidUrl(url) => Self::InvalidInput(format!("bad URL {url}")),
+            NetError::Timeout { what } => Self::Timeout { what },
+            NetError::Io(source) => Self::Transport { source },
+            other => Self::transport(other),
         }
     }
 }
 
 impl From<Error> for chatwire_core::Error {
     fn from(e: Error) -> Self {
-        let (kind, retryable, after) = (e.kind(), e.is_retryable(), e.retry_after());
-        let mut out = chatwire_core::Error::new(kind, e)
+        let (kind, retry) = (e.kind(), e.retry());
+        chatwire_core::Error::new(kind, e)
             .with_platform(Platform::StackExchange)
-            .with_retryable(retryable);
-        if let Some(d) = after {
-            out = out.with_retry_after(d);
-        }
-        out
+            .with_retry(retry)
     }
 }

@@ -247,3 +247,25 @@ pub fn core_message(d: &EventData) -> Option<ChatMessage> {
     }
     Some(m)
 }
+
+impl chatwire_net::ToCore for Event {
+    fn to_core(&self) -> Option<chatwire_core::ChatEvent> {
+        Event::to_core(self)
+    }
+}
+
+/// What `run(handler)` drives the events through: the handler with its context.
+pub(crate) struct Dispatcher<'a, H> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) handler: &'a H,
+}
+
+impl<H: Handler> chatwire_net::Dispatch<Event, crate::Error> for Dispatcher<'_, H> {
+    async fn event(&self, event: Event) {
+        event.dispatch(self.ctx, self.handler).await;
+    }
+
+    async fn error(&self, error: &crate::Error) {
+        self.handler.on_error(self.ctx, error).await;
+    }
+}

@@ -8,11 +8,11 @@ mod event;
 pub mod model;
 mod proto;
 mod session;
-mod transport;
 
 pub use chatwire_core;
+pub use chatwire_net::ReconnectPolicy;
 pub use client::{ChatClient, Events, Profile, Room};
-pub use config::{Options, RateLimitPolicy, ReconnectPolicy, Server, Timing};
+pub use config::{Options, RateLimitPolicy, Server, Timing};
 pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler, core_message};

@@ -1,7 +1,7 @@
 //! One account's HTTP side: the cookie jar (scoped by logical URLs), the chat fkey, and the
 //! action queue that waits out rate limits in order.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use cookie_store::{CookieStore, RawCookie};
 use hyper::body::Bytes;
@@ -11,7 +11,9 @@ use crate::Error;
 use crate::config::{Options, Server};
 use crate::error::truncate;
 use crate::proto::{self, html};
-use crate::transport::{self, Response};
+pub(crate) use chatwire_net::encode::form;
+use chatwire_net::http::{self as net, Request, Response};
+use chatwire_net::lock;
 
 pub(crate) struct Session {
     pub(crate) server: Server,
@@ -31,38 +33,6 @@ impl std::fmt::Debug for Session {
             .field("cookies", &"<redacted>")
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The form-urlencoded body of `fields`.
-pub(crate) fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            b => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 15)]));
-            }
-        }
-    }
-    out
 }
 
 impl Session {
@@ -120,14 +90,14 @@ impl Session {
         if let Some(ct) = content_type {
             headers.push(("content-type", ct));
         }
-        let resp = transport::http(
+        let physical = self.server.physical(url);
+        let request = Request {
             method,
-            &self.server.physical(url),
+            url: &physical,
             headers,
             body,
-            self.options.timing.request_timeout,
-        )
-        .await?;
+        };
+        let resp = net::send(request, self.options.timing.request_timeout).await?;
         let set: Vec<RawCookie<'static>> = resp
             .headers
             .get_all("set-cookie")

@@ -164,7 +164,11 @@ fn check_events(kind: Kind, input: &[u8], frame: DecodedFrame) -> (usize, usize)
     for item in frame.events {
         match item {
             Ok(_) => events += 1,
-            Err(Error::Decode { why, raw, .. }) => {
+            Err(Error::Decode(d)) => {
+                let why = std::error::Error::source(&d)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let raw = d.raw();
                 assert!(!why.is_empty(), "an error says why");
                 let kept = candidates
                     .get_or_insert_with(|| event_candidates(kind, input))
@@ -215,7 +219,11 @@ fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
                     event_errors += x;
                 }
                 Ok(None) => ignored += 1,
-                Err(Error::Decode { why, raw, .. }) => {
+                Err(Error::Decode(d)) => {
+                    let why = std::error::Error::source(&d)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let raw = d.raw();
                     assert!(!why.is_empty(), "an error says why");
                     let text = String::from_utf8_lossy(&input);
                     assert_eq!(raw, excerpt(&text, 4096), "a frame error keeps the frame");

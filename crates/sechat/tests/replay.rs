@@ -64,10 +64,11 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     options.rate_limit.margin = Duration::ZERO;
     options.rate_limit.max_retries =
         u32::try_from(c["max_retries"].as_u64().unwrap_or(5)).unwrap_or(5);
-    options.reconnect = ReconnectPolicy::immediate();
-    options.reconnect.max_attempts = c["max_attempts"]
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok());
+    options.reconnect = ReconnectPolicy::immediate().max_attempts(
+        c["max_attempts"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok()),
+    );
     let email = c["email"].as_str().unwrap_or("bot@example.com");
     let password = c["password"].as_str().unwrap_or("fake-password");
     let mut out = Vec::new();

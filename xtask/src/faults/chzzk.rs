@@ -302,9 +302,9 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
     timing.connect_timeout = Duration::from_millis(600);
     timing.request_timeout = Duration::from_millis(600);
     timing.close_timeout = Duration::from_secs(2);
-    let mut reconnect = ReconnectPolicy::default();
-    reconnect.initial = Duration::from_millis(1);
-    reconnect.max = Duration::from_millis(20);
+    let reconnect = ReconnectPolicy::default()
+        .initial(Duration::from_millis(1))
+        .max(Duration::from_millis(20));
     let client = ChatClient::builder(CHANNEL)
         .endpoints(Endpoints::local(server.http_base(), server.ws_base()))
         .reconnect(reconnect)

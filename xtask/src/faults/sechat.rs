@@ -265,11 +265,10 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
     options.timing.request_timeout = Duration::from_millis(600);
     options.rate_limit.second = Duration::from_millis(5);
     options.rate_limit.margin = Duration::ZERO;
-    let mut reconnect = ReconnectPolicy::default();
-    reconnect.initial = Duration::from_millis(1);
-    reconnect.max = Duration::from_millis(20);
-    options.reconnect = reconnect;
-    options.jitter_seed = seed;
+    options.reconnect = ReconnectPolicy::default()
+        .initial(Duration::from_millis(1))
+        .max(Duration::from_millis(20));
+    options.jitter_seed = Some(seed);
     let joined = async {
         let creds = Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options)
             .await

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+mod backoff;
+mod dedup;
+pub mod encode;
+mod error;
+mod events;
+pub mod http;
+mod stream;
+pub mod ws;
+
+pub use backoff::{Backoff, ReconnectPolicy};
+pub use dedup::DedupWindow;
+pub use error::NetError;
+pub use events::{Dispatch, Emitter, Events, Retryable, ToCore, channel};
+pub use stream::MaybeTls;
+
+/// Locks a mutex, taking over a poisoned one: every value the clients guard stays valid when
+/// a holder panics (the state is replaced whole, never left half-written).
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
