@@ -97,13 +97,13 @@ fn assert_kept(kept: &Value, text: &str) {
     );
 }
 
-/// chzzk: one chat-socket frame through `chzzk_chat::decode_frame` (what the client runs on
+/// chzzk: one chat-socket frame through `chzzk_chat::proto::decode_frame` (what the client runs on
 /// every text or binary frame). A frame error says why (the client keeps the frame beside
 /// it); a line that cannot be decoded comes back as that very line of the input.
 pub fn chzzk_frame(data: &[u8]) {
-    use chzzk_chat::DecodedFrame;
+    use chzzk_chat::proto::DecodedFrame;
     let text = String::from_utf8_lossy(data);
-    match chzzk_chat::decode_frame("5f1e2d3c", "N2xQ7a", &text) {
+    match chzzk_chat::proto::decode_frame("5f1e2d3c", "N2xQ7a", &text) {
         Err(chzzk_chat::Error::Decode(d)) => {
             let why = std::error::Error::source(&d)
                 .map(ToString::to_string)
@@ -146,7 +146,7 @@ fn sechat_event_candidates(events: &Value) -> Vec<Value> {
     }
 }
 
-fn check_sechat_events(frame: sechat::DecodedFrame, events_of: impl Fn() -> Value) {
+fn check_sechat_events(frame: sechat::proto::DecodedFrame, events_of: impl Fn() -> Value) {
     let mut candidates = None;
     for item in frame.events {
         match item {
@@ -169,10 +169,10 @@ fn check_sechat_events(frame: sechat::DecodedFrame, events_of: impl Fn() -> Valu
 }
 
 /// sechat: one WebSocket text frame (or anonymous `/events` poll answer) through
-/// `sechat::decode_frame`. A frame error keeps the frame; an event error keeps its event.
+/// `sechat::proto::decode_frame`. A frame error keeps the frame; an event error keeps its event.
 pub fn sechat_frame(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    match sechat::decode_frame(SECHAT_ROOM, &text) {
+    match sechat::proto::decode_frame(SECHAT_ROOM, &text) {
         Ok(Some(frame)) => check_sechat_events(frame, || {
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
             v[format!("r{SECHAT_ROOM}")]["e"].clone()
@@ -194,9 +194,9 @@ pub fn sechat_frame(data: &[u8]) {
     }
 }
 
-/// sechat: one `POST /chats/{room}/events` answer body through `sechat::decode_room_events`.
+/// sechat: one `POST /chats/{room}/events` answer body through `sechat::proto::decode_room_events`.
 pub fn sechat_room_events(data: &[u8]) {
-    match sechat::decode_room_events(data) {
+    match sechat::proto::decode_room_events(data) {
         Ok(frame) => check_sechat_events(frame, || {
             let v: Value = serde_json::from_slice(data).unwrap_or_default();
             v["events"].clone()

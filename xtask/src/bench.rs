@@ -46,9 +46,20 @@ impl Row {
 
 /// Runs a bench target and parses the JSON object on its last stdout line.
 fn cargo_bench(package: &str, bench: &str, env: &[(&str, String)]) -> Result<Value, String> {
-    println!("==> cargo bench -p {package} --bench {bench}");
+    // Benches that time the codec alone need it public (the `unstable-proto` feature).
+    let feature = format!("{package}/unstable-proto");
+    println!("==> cargo bench -p {package} --bench {bench} --features {feature}");
     let mut c = cargo();
-    c.args(["bench", "--locked", "-p", package, "--bench", bench]);
+    c.args([
+        "bench",
+        "--locked",
+        "-p",
+        package,
+        "--bench",
+        bench,
+        "--features",
+        &feature,
+    ]);
     for (k, v) in env {
         c.env(k, v);
     }

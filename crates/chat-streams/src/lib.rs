@@ -15,3 +15,17 @@ pub use model::{
     ChatStream, GroupInfo, PlatformFilter, StreamInfo, StreamType, StreamsSummary, UserInfo,
 };
 pub use registry::{ConsumeReport, ListQuery, Registry, RegistryOptions};
+
+#[cfg(test)]
+mod tests {
+    fn send_sync_debug<T: Send + Sync + std::fmt::Debug>() {}
+
+    #[test]
+    fn handles_options_and_errors_are_send_sync_debug() {
+        use super::*;
+        send_sync_debug::<Registry>();
+        send_sync_debug::<RegistryOptions>();
+        send_sync_debug::<StreamKey>();
+        send_sync_debug::<Error>();
+    }
+}

@@ -1,5 +1,5 @@
 //! Decode speed: Chzzk server frames into typed events through the client's own path
-//! ([`chzzk_chat::decode_frame`]), next to the floor of any JSON decoder: the same bytes parsed
+//! ([`chzzk_chat::proto::decode_frame`]), next to the floor of any JSON decoder: the same bytes parsed
 //! into `serde_json::Value`, the JSON documents nested in strings (`profile`, `extras`, ...)
 //! included, as our decoder must parse them too. Prints one JSON object; `cargo xtask bench`
 //! writes the frames (every text server frame of `fixtures/chzzk`) and renders the table.
@@ -17,7 +17,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use chzzk_chat::{DecodedFrame, decode_frame};
+use chzzk_chat::proto::{DecodedFrame, decode_frame};
 use serde_json::Value;
 
 /// One server frame as the client would receive it.

@@ -35,7 +35,11 @@ macro_rules! events {
         #[allow(clippy::large_enum_variant, reason = "events are moved once, from the socket task to the consumer")]
         pub enum Event {
             $( $(#[$doc])* $variant($payload), )*
-            #[doc(hidden)]
+            /// Something this version does not type, kept whole (see [`Unknown`]).
+            ///
+            /// There is intentionally no promise that a given payload stays here: when a later
+            /// version learns it, it moves to a typed variant. Code that wants every payload
+            /// whatever the version uses [`Event::kind`] and [`Event::raw`], or `on_event`.
             Unknown(Unknown),
         }
 

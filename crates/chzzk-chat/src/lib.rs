@@ -7,6 +7,9 @@ mod event;
 mod http;
 mod manage;
 pub mod model;
+#[cfg(feature = "unstable-proto")]
+pub mod proto;
+#[cfg(not(feature = "unstable-proto"))]
 mod proto;
 
 pub use chatwire_core;
@@ -20,5 +23,24 @@ pub use model::{
     Blind, ChatMessage, DonationMessage, Line, Message, Mission, NoticeMessage, Profile,
     RecentChat, SubscriptionGiftMessage, SubscriptionMessage, SystemMessage,
 };
-#[doc(hidden)]
-pub use proto::{DecodedFrame, decode_frame};
+
+#[cfg(test)]
+mod tests {
+    fn send_sync_debug<T: Send + Sync + std::fmt::Debug>() {}
+
+    #[test]
+    fn handles_configs_events_and_errors_are_send_sync_debug() {
+        use super::*;
+        send_sync_debug::<ChatClient>();
+        send_sync_debug::<ClientBuilder>();
+        send_sync_debug::<Credentials>();
+        send_sync_debug::<Endpoints>();
+        send_sync_debug::<Timing>();
+        send_sync_debug::<ReconnectPolicy>();
+        send_sync_debug::<Events>();
+        send_sync_debug::<Event>();
+        send_sync_debug::<Context>();
+        send_sync_debug::<Error>();
+        send_sync_debug::<ManageClient>();
+    }
+}

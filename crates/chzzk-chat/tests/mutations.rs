@@ -10,7 +10,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use chzzk_chat::{DecodedFrame, decode_frame};
+use chzzk_chat::proto::{DecodedFrame, decode_frame};
 use serde_json::{Value, json};
 
 use chat_replay::rng::Rng;

@@ -4,7 +4,10 @@ mod error;
 mod event;
 mod manager;
 mod message;
+#[cfg(feature = "unstable-proto")]
 pub mod proto;
+#[cfg(not(feature = "unstable-proto"))]
+mod proto;
 mod room;
 mod transport;
 
@@ -24,3 +27,21 @@ pub use transport::{
     OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport, TransportError,
     TransportEvent, TransportFuture,
 };
+
+#[cfg(test)]
+mod tests {
+    fn send_sync_debug<T: Send + Sync + std::fmt::Debug>() {}
+
+    #[test]
+    fn handles_configs_events_and_errors_are_send_sync_debug() {
+        use super::*;
+        send_sync_debug::<ChatManager<Participant>>();
+        send_sync_debug::<ChatOptions>();
+        send_sync_debug::<Events>();
+        send_sync_debug::<Event>();
+        send_sync_debug::<ChatMessage>();
+        send_sync_debug::<InMemoryRoom>();
+        send_sync_debug::<RoomOptions>();
+        send_sync_debug::<Error>();
+    }
+}

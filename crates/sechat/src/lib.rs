@@ -6,6 +6,9 @@ mod credentials;
 mod error;
 mod event;
 pub mod model;
+#[cfg(feature = "unstable-proto")]
+pub mod proto;
+#[cfg(not(feature = "unstable-proto"))]
 mod proto;
 mod session;
 
@@ -17,5 +20,26 @@ pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler, core_message};
 pub use model::{EventData, SendResult};
-#[doc(hidden)]
-pub use proto::{DecodedFrame, decode_frame, decode_room_events};
+
+#[cfg(test)]
+mod tests {
+    fn send_sync_debug<T: Send + Sync + std::fmt::Debug>() {}
+
+    #[test]
+    fn handles_configs_events_and_errors_are_send_sync_debug() {
+        use super::*;
+        send_sync_debug::<ChatClient>();
+        send_sync_debug::<Room>();
+        send_sync_debug::<Profile>();
+        send_sync_debug::<Credentials>();
+        send_sync_debug::<Options>();
+        send_sync_debug::<Server>();
+        send_sync_debug::<Timing>();
+        send_sync_debug::<RateLimitPolicy>();
+        send_sync_debug::<ReconnectPolicy>();
+        send_sync_debug::<Events>();
+        send_sync_debug::<Event>();
+        send_sync_debug::<Context>();
+        send_sync_debug::<Error>();
+    }
+}

@@ -143,14 +143,26 @@ pub struct Disconnected {
     pub reason: String,
 }
 
-/// An event type this version does not know, kept whole.
+/// An event type this version does not know, kept whole and opaque: read it through
+/// [`kind`](Self::kind) and [`raw`](Self::raw). A later version may type it, so match on the
+/// typed variant then, not on this one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Unknown {
-    /// `event_type:N`.
-    pub kind: String,
-    /// The event.
-    pub raw: Value,
+    pub(crate) kind: String,
+    pub(crate) raw: Value,
+}
+
+impl Unknown {
+    /// What it is: `event_type:N`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The payload as received.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
 }
 
 /// What [`Room::send`](crate::Room::send) achieved.

@@ -10,8 +10,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use sechat::Error;
 use sechat::chatwire_core::excerpt;
-use sechat::{DecodedFrame, Error, decode_frame, decode_room_events};
+use sechat::proto::{DecodedFrame, decode_frame, decode_room_events};
 use serde_json::{Value, json};
 
 /// The room the fixtures join.

@@ -1,5 +1,5 @@
 //! The Chzzk oracle: every server frame of `fixtures/chzzk/*.jsonl`, decoded by chzzk-chat
-//! ([`chzzk_chat::decode_frame`], what the client does with a frame it receives) and by chzzkpy
+//! ([`chzzk_chat::proto::decode_frame`], what the client does with a frame it receives) and by chzzkpy
 //! 2.2.0's own receive path (`interop/chzzk_oracle.py`), both projected onto one shape.
 //!
 //! Items and case ids: `<fixture>:<line>` for a frame; `<fixture>:<line>#i` for line `i` of a
@@ -42,12 +42,13 @@ use std::path::{Path, PathBuf};
 
 use chat_replay::pattern::{self, Vars};
 use chat_replay::{Fixture, Payload, StepKind};
+use chzzk_chat::Event;
 use chzzk_chat::model::{
     Blind, BlindKind, ChatExtras, Donation, DonationKind, DonationRank, Line, Message,
     MessageStatus, Mission, MissionStatus, NoticeMessage, Profile, Subscription, SubscriptionGift,
     SystemExtras, UserRole,
 };
-use chzzk_chat::{DecodedFrame, Event, decode_frame};
+use chzzk_chat::proto::{DecodedFrame, decode_frame};
 use serde_json::{Value, json};
 
 use super::{Case, Env};

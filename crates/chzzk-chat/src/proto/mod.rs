@@ -1,5 +1,10 @@
 //! The chat socket's wire format, without I/O: frame envelope, command codes, decoding of
 //! server frames into events, and the client frames in the web client's shape.
+//!
+//! Public only with the off-by-default `unstable-proto` feature, for benchmarks, fuzzing and
+//! `cargo xtask interop`: no semver promise, it follows the reverse-engineered wire.
+// Without `unstable-proto` the module is private and its tool-facing items go unused.
+#![cfg_attr(not(feature = "unstable-proto"), allow(unreachable_pub, dead_code))]
 
 pub(crate) mod decode;
 pub(crate) mod json;
@@ -171,7 +176,6 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
 /// One server frame as the client decodes it, without a connection or session state: no
 /// de-duplication of lines already delivered, no routing of recent-chat answers to requests.
 /// For tools that compare decoders (`cargo xtask interop`); not a stable API.
-#[doc(hidden)]
 #[derive(Debug)]
 #[non_exhaustive]
 #[allow(
@@ -219,7 +223,6 @@ pub enum DecodedFrame {
 ///
 /// [`Error::Decode`](crate::Error::Decode) keeping the frame (truncated) when it is not JSON
 /// or has no `cmd`: what the client's event stream yields for it before going on.
-#[doc(hidden)]
 pub fn decode_frame(
     channel_id: &str,
     chat_channel_id: &str,

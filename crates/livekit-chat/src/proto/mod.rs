@@ -1,6 +1,11 @@
 //! Wire-accurate `DataPacket` bytes (through the `livekit-protocol` crate): user packets,
 //! protobuf chat messages, and text streams (header, 15,000-byte chunks split on UTF-8
 //! boundaries, trailer) with their reassembly.
+//!
+//! Public only with the off-by-default `unstable-proto` feature, for benchmarks, fuzzing and
+//! `cargo xtask interop`: no semver promise, it follows the reverse-engineered wire.
+// Without `unstable-proto` the module is private and its tool-facing items go unused.
+#![cfg_attr(not(feature = "unstable-proto"), allow(unreachable_pub, dead_code))]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 

@@ -1,5 +1,10 @@
 //! The wire format without I/O: event frames, event fields, rate-limit texts, and the little
 //! HTML that has to be read.
+//!
+//! Public only with the off-by-default `unstable-proto` feature, for benchmarks, fuzzing and
+//! `cargo xtask interop`: no semver promise, it follows the reverse-engineered wire.
+// Without `unstable-proto` the module is private and its tool-facing items go unused.
+#![cfg_attr(not(feature = "unstable-proto"), allow(unreachable_pub, dead_code))]
 
 pub(crate) mod html;
 
@@ -125,7 +130,6 @@ pub(crate) fn room_events(v: &Value) -> Frame {
 /// `/chats/{room}/events` answer) as the client decodes it, without session state: no
 /// filtering to the joined room, no de-duplication, no acknowledgement of pings. For tools and
 /// tests that exercise the decoders (fuzzing, `tests/mutations.rs`); not a stable API.
-#[doc(hidden)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct DecodedFrame {
@@ -159,7 +163,6 @@ impl DecodedFrame {
 /// # Errors
 ///
 /// [`Error::Decode`] keeping the frame (truncated) when it is not JSON or not an object.
-#[doc(hidden)]
 pub fn decode_frame(room_id: u64, text: &str) -> Result<Option<DecodedFrame>, Error> {
     match parse_frame(text, room_id) {
         Ok(frame) => Ok(frame.map(DecodedFrame::of)),
@@ -173,7 +176,6 @@ pub fn decode_frame(room_id: u64, text: &str) -> Result<Option<DecodedFrame>, Er
 /// # Errors
 ///
 /// [`Error::Decode`] keeping the body (lossy UTF-8, truncated) when it is not JSON.
-#[doc(hidden)]
 pub fn decode_room_events(body: &[u8]) -> Result<DecodedFrame, Error> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         Error::decode(
