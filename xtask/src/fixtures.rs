@@ -14,6 +14,8 @@ use crate::{cargo, project_root, take_fixture_dirs};
 #[derive(Debug, Clone)]
 pub(crate) struct Runner {
     pub(crate) package: String,
+    /// The crate has the `unstable-proto` feature; its runner may need the codec.
+    pub(crate) codec_feature: bool,
 }
 
 /// Every crate under `crates/` that has `tests/replay.rs`, by package name.
@@ -30,7 +32,11 @@ pub(crate) fn runners() -> Vec<Runner> {
         }
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
         if let Some(package) = package_name(&manifest) {
-            out.push(Runner { package });
+            let codec_feature = manifest.lines().any(|l| l.starts_with("unstable-proto ="));
+            out.push(Runner {
+                package,
+                codec_feature,
+            });
         }
     }
     out
@@ -121,17 +127,15 @@ pub(crate) fn test_fixtures(args: &[String]) -> Result<(), String> {
     let mut seen = BTreeSet::new();
     for runner in &selected {
         let joined = std::env::join_paths(&roots).map_err(|e| e.to_string())?;
+        // Runners may inject raw frames through the crate's codec (livekit-chat does).
+        let feature = format!("{}/unstable-proto", runner.package);
+        let mut args = vec!["test", "--quiet", "-p", &runner.package];
+        if runner.codec_feature {
+            args.extend(["--features", &feature]);
+        }
+        args.extend(["--test", "replay", "--", "--test-threads=2"]);
         let out = cargo()
-            .args([
-                "test",
-                "--quiet",
-                "-p",
-                &runner.package,
-                "--test",
-                "replay",
-                "--",
-                "--test-threads=2",
-            ])
+            .args(args)
             .env("REPLAY_FIXTURES", &joined)
             .env("REPLAY_REPORT", &report_path)
             .env("REPLAY_BLESS", if bless { "1" } else { "0" })

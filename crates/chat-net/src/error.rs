@@ -27,6 +27,74 @@ impl NetError {
     }
 }
 
+/// Implements the glue every socket client's `Error` needs, so it is written once:
+/// `From<NetError>` (into the client's `InvalidInput(String)`, `Timeout { what }` and
+/// `Transport { source }` variants), [`Retryable`](crate::Retryable) through the client's
+/// inherent `retry()`, and `From<Error> for chatwire_core::Error` tagged with `$platform`,
+/// keeping the client's `kind()` and `retry()`.
+///
+/// ```
+/// use chatwire_core::{BoxError, ErrorKind, Platform, Retry};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum Error {
+///     #[error("network error: {source}")]
+///     Transport { source: BoxError },
+///     #[error("timed out waiting for {what}")]
+///     Timeout { what: &'static str },
+///     #[error("invalid input: {0}")]
+///     InvalidInput(String),
+/// }
+///
+/// impl Error {
+///     fn kind(&self) -> ErrorKind {
+///         ErrorKind::Connect
+///     }
+///     fn retry(&self) -> Retry {
+///         Retry::Backoff
+///     }
+/// }
+///
+/// chatwire_net::client_error!(Error, Platform::Chzzk);
+///
+/// let core: chatwire_core::Error = Error::from(chatwire_net::NetError::InvalidUrl("x".into())).into();
+/// assert_eq!(core.platform(), Some(Platform::Chzzk));
+/// ```
+#[macro_export]
+macro_rules! client_error {
+    ($error:ty, $platform:expr) => {
+        impl ::core::convert::From<$crate::NetError> for $error {
+            fn from(e: $crate::NetError) -> Self {
+                match e {
+                    $crate::NetError::InvalidUrl(url) => {
+                        Self::InvalidInput(format!("bad URL {url}"))
+                    }
+                    $crate::NetError::Timeout { what } => Self::Timeout { what },
+                    $crate::NetError::Io(source) => Self::Transport { source },
+                    other => Self::Transport {
+                        source: ::std::boxed::Box::new(other),
+                    },
+                }
+            }
+        }
+
+        impl $crate::Retryable for $error {
+            fn retry(&self) -> $crate::chatwire_core::Retry {
+                <$error>::retry(self)
+            }
+        }
+
+        impl ::core::convert::From<$error> for $crate::chatwire_core::Error {
+            fn from(e: $error) -> Self {
+                let (kind, retry) = (e.kind(), e.retry());
+                $crate::chatwire_core::Error::new(kind, e)
+                    .with_platform($platform)
+                    .with_retry(retry)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -7,13 +7,18 @@ mod error;
 mod events;
 pub mod http;
 mod stream;
+mod unknown;
 pub mod ws;
+
+/// Re-exported for [`client_error!`].
+pub use chatwire_core;
 
 pub use backoff::{Backoff, ReconnectPolicy};
 pub use dedup::DedupWindow;
 pub use error::NetError;
 pub use events::{Dispatch, Emitter, Events, Retryable, ToCore, channel};
 pub use stream::MaybeTls;
+pub use unknown::Unknown;
 
 /// Locks a mutex, taking over a poisoned one: every value the clients guard stays valid when
 /// a holder panics (the state is replaced whole, never left half-written).

@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use chatwire_core::{BoxError, DecodeError, ErrorKind, Platform, Retry};
-use chatwire_net::NetError;
 
 /// Everything that can go wrong, by failure class.
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +111,6 @@ impl Error {
         Self::Decode(DecodeError::new(what, raw, why.into()))
     }
 
-    pub(crate) fn transport(source: impl Into<BoxError>) -> Self {
-        Self::Transport {
-            source: source.into(),
-        }
-    }
-
     /// The class of failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -177,28 +170,4 @@ impl Error {
     }
 }
 
-impl chatwire_net::Retryable for Error {
-    fn retry(&self) -> Retry {
-        Error::retry(self)
-    }
-}
-
-impl From<NetError> for Error {
-    fn from(e: NetError) -> Self {
-        match e {
-            NetError::InvalidUrl(url) => Self::InvalidInput(format!("bad URL {url}")),
-            NetError::Timeout { what } => Self::Timeout { what },
-            NetError::Io(source) => Self::Transport { source },
-            other => Self::transport(other),
-        }
-    }
-}
-
-impl From<Error> for chatwire_core::Error {
-    fn from(e: Error) -> Self {
-        let (kind, retry) = (e.kind(), e.retry());
-        chatwire_core::Error::new(kind, e)
-            .with_platform(Platform::Chzzk)
-            .with_retry(retry)
-    }
-}
+chatwire_net::client_error!(Error, Platform::Chzzk);

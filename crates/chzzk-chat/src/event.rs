@@ -79,7 +79,7 @@ macro_rules! events {
             pub fn kind(&self) -> &str {
                 match self {
                     $( Self::$variant(_) => $name, )*
-                    Self::Unknown(u) => &u.kind,
+                    Self::Unknown(u) => u.kind(),
                 }
             }
 
@@ -174,7 +174,7 @@ impl Event {
             Self::Blind(b) => b.raw(),
             Self::ChannelEvent(e) => &e.body,
             Self::Kick(m) | Self::Block(m) | Self::Penalty(m) => &m.body,
-            Self::Unknown(u) => &u.raw,
+            Self::Unknown(u) => u.raw(),
             _ => &NULL,
         }
     }

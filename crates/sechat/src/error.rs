@@ -3,7 +3,6 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use chatwire_core::{BoxError, DecodeError, ErrorKind, Platform, Retry};
-use chatwire_net::NetError;
 
 /// Why logging in failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,12 +134,6 @@ pub enum Error {
 pub(crate) use chatwire_core::excerpt as truncate;
 
 impl Error {
-    pub(crate) fn transport(source: impl Into<BoxError>) -> Self {
-        Self::Transport {
-            source: source.into(),
-        }
-    }
-
     pub(crate) fn decode(what: &'static str, why: impl Into<String>, raw: &str) -> Self {
         Self::Decode(DecodeError::new(what, raw, why.into()))
     }
@@ -199,28 +192,4 @@ impl Error {
     }
 }
 
-impl chatwire_net::Retryable for Error {
-    fn retry(&self) -> Retry {
-        Error::retry(self)
-    }
-}
-
-impl From<NetError> for Error {
-    fn from(e: NetError) -> Self {
-        match e {
-            NetError::InvalidUrl(url) => Self::InvalidInput(format!("bad URL {url}")),
-            NetError::Timeout { what } => Self::Timeout { what },
-            NetError::Io(source) => Self::Transport { source },
-            other => Self::transport(other),
-        }
-    }
-}
-
-impl From<Error> for chatwire_core::Error {
-    fn from(e: Error) -> Self {
-        let (kind, retry) = (e.kind(), e.retry());
-        chatwire_core::Error::new(kind, e)
-            .with_platform(Platform::StackExchange)
-            .with_retry(retry)
-    }
-}
+chatwire_net::client_error!(Error, Platform::StackExchange);

@@ -85,7 +85,7 @@ macro_rules! events {
             pub(crate) fn from_data(data: EventData) -> Self {
                 match data.event_type {
                     $( $code => Self::$variant(data), )*
-                    other => Self::Unknown(Unknown { kind: format!("event_type:{other}"), raw: data.raw }),
+                    other => Self::Unknown(Unknown::new(format!("event_type:{other}"), data.raw)),
                 }
             }
 
@@ -97,7 +97,7 @@ macro_rules! events {
                     Self::Reconnecting(_) => "reconnecting",
                     Self::Disconnected(_) => "disconnected",
                     $( Self::$variant(_) => $name, )*
-                    Self::Unknown(u) => &u.kind,
+                    Self::Unknown(u) => u.kind(),
                 }
             }
 
@@ -183,7 +183,7 @@ impl Event {
     pub fn raw(&self) -> &Value {
         static NULL: Value = Value::Null;
         match self {
-            Self::Unknown(u) => &u.raw,
+            Self::Unknown(u) => u.raw(),
             other => other.data().map_or(&NULL, EventData::raw),
         }
     }

@@ -143,27 +143,7 @@ pub struct Disconnected {
     pub reason: String,
 }
 
-/// An event type this version does not know, kept whole and opaque: read it through
-/// [`kind`](Self::kind) and [`raw`](Self::raw). A later version may type it, so match on the
-/// typed variant then, not on this one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Unknown {
-    pub(crate) kind: String,
-    pub(crate) raw: Value,
-}
-
-impl Unknown {
-    /// What it is: `event_type:N`.
-    pub fn kind(&self) -> &str {
-        &self.kind
-    }
-
-    /// The payload as received.
-    pub fn raw(&self) -> &Value {
-        &self.raw
-    }
-}
+pub use chatwire_net::Unknown;
 
 /// What [`Room::send`](crate::Room::send) achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

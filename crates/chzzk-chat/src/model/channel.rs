@@ -213,24 +213,4 @@ pub struct Disconnected {
     pub reason: String,
 }
 
-/// A frame or event this version does not know, kept whole and opaque: read it through
-/// [`kind`](Self::kind) and [`raw`](Self::raw). A later version may type it, so match on the
-/// typed variant then, not on this one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Unknown {
-    pub(crate) kind: String,
-    pub(crate) raw: Value,
-}
-
-impl Unknown {
-    /// What it is: `cmd:94999`, `event:SOME_TYPE`, `line:121`.
-    pub fn kind(&self) -> &str {
-        &self.kind
-    }
-
-    /// The payload as received.
-    pub fn raw(&self) -> &Value {
-        &self.raw
-    }
-}
+pub use chatwire_net::Unknown;

@@ -166,10 +166,10 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
         cmd::KICK => one(Event::Kick(Moderation { cmd, body: bdy })),
         cmd::BLOCK => one(Event::Block(Moderation { cmd, body: bdy })),
         cmd::PENALTY => one(Event::Penalty(Moderation { cmd, body: bdy })),
-        other => one(Event::Unknown(Unknown {
-            kind: format!("cmd:{other}"),
-            raw: whole(raw, bdy),
-        })),
+        other => one(Event::Unknown(Unknown::new(
+            format!("cmd:{other}"),
+            whole(raw, bdy),
+        ))),
     }
 }
 
@@ -273,10 +273,10 @@ pub(crate) fn line_event(line: Line) -> Event {
         Line::Subscription(m) => Event::Subscription(m),
         Line::SubscriptionGift(m) => Event::SubscriptionGift(m),
         Line::System(m) => Event::SystemMessage(m),
-        Line::Other(m) => Event::Unknown(Unknown {
-            kind: format!("line:{}", m.message_type.code()),
-            raw: m.raw,
-        }),
+        Line::Other(m) => Event::Unknown(Unknown::new(
+            format!("line:{}", m.message_type.code()),
+            m.raw,
+        )),
     }
 }
 
@@ -313,10 +313,7 @@ fn channel_event(bdy: Value) -> Event {
         "TEMPORARY_RESTRICT" => Event::TemporaryRestrict(decode::temporary_restrict(&bdy)),
         "CHANGE_CHAT_MODE" => Event::ChatModeChanged(decode::chat_mode(&bdy)),
         k if NAMED_EVENTS.contains(&k) => Event::ChannelEvent(ChannelEvent { kind, body: bdy }),
-        _ => Event::Unknown(Unknown {
-            kind: format!("event:{kind}"),
-            raw: bdy,
-        }),
+        _ => Event::Unknown(Unknown::new(format!("event:{kind}"), bdy)),
     }
 }
 
