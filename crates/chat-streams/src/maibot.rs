@@ -289,7 +289,11 @@ impl MaiBotDb {
     /// MaiBot writes them. Returns the number of rows written.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a 1.x file (import only); [`Error::Storage`].
+    /// [`Error::InvalidInput`] for a 1.x file (import only), and for any stream scoped to a bot
+    /// account or a route scope (MaiBot 1.x ids): 0.x has no such streams (its id for a group
+    /// is `md5("platform_group")`, the conversation every account shares), so it would never
+    /// find the row and would create a duplicate, and writing the 0.x id instead would merge
+    /// distinct conversations into one row. Nothing is written then. [`Error::Storage`].
     pub fn upsert_streams<S: Borrow<ChatStream>>(&mut self, streams: &[S]) -> Result<usize, Error> {
         if let Generation::V1 { version } = self.generation {
             if version > MAX_KNOWN_V1_VERSION {
@@ -301,6 +305,22 @@ impl MaiBotDb {
             return Err(Error::InvalidInput(
                 "writing MaiBot 1.x chat_sessions is not supported; import it instead".into(),
             ));
+        }
+        let scoped: Vec<&ChatStream> = streams
+            .iter()
+            .map(Borrow::borrow)
+            .filter(|s: &&ChatStream| !s.key.account.is_empty() || !s.key.scope.is_empty())
+            .collect();
+        if let Some(first) = scoped.first() {
+            return Err(Error::InvalidInput(format!(
+                "{} stream(s) scoped to a bot account or route scope (first: {}, id {}) cannot be \
+                 written to a MaiBot 0.x file: 0.x ids have no account or scope, so 0.x would never \
+                 find these rows and would create duplicates; nothing was written (export only \
+                 unscoped streams)",
+                scoped.len(),
+                first.key,
+                first.stream_id
+            )));
         }
         let tx = self.conn.transaction()?;
         {
@@ -356,7 +376,9 @@ impl Registry {
     }
 
     /// Writes every stream of this registry into a MaiBot 0.x file (upsert by stream id).
-    /// Returns the number written.
+    /// Returns the number written. A registry holding streams scoped to a bot account or route
+    /// (MaiBot 1.x ids) is refused as a whole; pass the unscoped ones to
+    /// [`MaiBotDb::upsert_streams`] yourself to export those.
     ///
     /// # Errors
     /// As [`MaiBotDb::upsert_streams`].

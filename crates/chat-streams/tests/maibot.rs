@@ -351,3 +351,79 @@ fn unknown_files_are_refused() {
         Err(Error::NotMaiBot(_))
     ));
 }
+
+/// Every row as stored, each value with its SQLite type and (for REAL) its exact bits.
+fn raw_rows(path: &Path) -> Vec<Vec<String>> {
+    let conn = Connection::open(path).unwrap();
+    let mut s = conn
+        .prepare("SELECT * FROM chat_streams ORDER BY id")
+        .unwrap();
+    let n = s.column_count();
+    s.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                    rusqlite::types::ValueRef::Integer(v) => format!("int {v}"),
+                    rusqlite::types::ValueRef::Real(v) => format!("real {:#x}", v.to_bits()),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        format!("text {:?}", String::from_utf8_lossy(t))
+                    }
+                    rusqlite::types::ValueRef::Blob(b) => format!("blob {b:?}"),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// Issue 19: a stream scoped to a bot account or route scope (a 1.x id) has no MaiBot 0.x
+/// row: 0.x would look the group up under `md5("qq_941657197")`, never find the 1.x id and
+/// create a duplicate. The export is refused, naming the stream, and nothing is written.
+#[test]
+fn exporting_scoped_streams_to_a_legacy_file_is_refused() {
+    let path = legacy_file("scoped");
+    let before = raw_rows(&path);
+    let mut db = MaiBotDb::open(&path, UtcOffset::UTC).unwrap();
+    let r = Registry::in_memory(RegistryOptions::default().with_route("10001", ""));
+    r.get_or_create(
+        "qq",
+        None,
+        Some(GroupInfo::new("qq", "941657197", Some("Test group".into()))),
+    )
+    .unwrap();
+    let unscoped = Registry::in_memory(RegistryOptions::default());
+    unscoped
+        .get_or_create(
+            "qq",
+            Some(UserInfo::new("qq", "8888", Some("Eve".into()))),
+            None,
+        )
+        .unwrap();
+    r.import_maibot(&MaiBotDb::open(v1_file("scoped-v1", 40), UtcOffset::UTC).unwrap())
+        .unwrap();
+    let err = r.export_maibot(&mut db).unwrap_err();
+    let Error::InvalidInput(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("scoped to a bot account or route scope")
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert_eq!(raw_rows(&path), before, "nothing written");
+    // The same for a scope without an account, through the lower-level call.
+    let s = Registry::in_memory(RegistryOptions::default().with_route("", "napcat-1"));
+    let g = s
+        .get_or_create("qq", None, Some(GroupInfo::new("qq", "1", None)))
+        .unwrap();
+    assert!(matches!(
+        db.upsert_streams(&[g]),
+        Err(Error::InvalidInput(_))
+    ));
+    // Unscoped streams still export.
+    assert_eq!(unscoped.export_maibot(&mut db).unwrap(), 1);
+    assert_eq!(raw_rows(&path).len(), before.len() + 1);
+}
