@@ -16,8 +16,8 @@ cargo xtask <command>
 
   demo [--fixtures DIR]...           replay recorded-shape sessions on loopback through the real
                                      clients and print a live feed (offline)
-  ci                                 everything CI checks: fmt, clippy, docs, fixtures, packaging,
-                                     every test (the README's test command)
+  ci                                 everything CI checks: fmt, cargo-deny, clippy, docs,
+                                     fixtures, packaging, every test (the README's test command)
   test-fixtures [--fixtures DIR]... [-p CRATE]... [--bless]
                                      run every fixture through its crate's client; --bless
                                      rewrites the expected events
@@ -30,6 +30,8 @@ cargo xtask <command>
                                      broken and oversize frames, HTTP errors, crashes; reports
                                      panics, hangs, lost and duplicated messages (N rounds per
                                      crate, default 40)
+  deny                               cargo deny check bans licenses sources (installs cargo-deny
+                                     from crates.io when missing; a step of ci)
   interop [--only ORACLE]...         check our crates against the real reference clients
                                      (installs pinned versions into target/interop)
 ";
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         "fixtures-check" => fixtures::check(rest),
         "interop" => interop::run(rest),
         "faults" => faults::run(rest),
+        "deny" => ci::cargo_deny(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
