@@ -96,6 +96,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "cargo-deny (bans, licenses, sources; deny.toml)",
         cargo_deny,
     )?;
+    step(
+        "MSRV (no dependency needs a newer Rust than rust-version)",
+        crate::msrv::check,
+    )?;
     step("clippy", || {
         exec(cargo_with(&[
             "clippy",

@@ -6,6 +6,7 @@ mod demo;
 mod faults;
 mod fixtures;
 mod interop;
+mod msrv;
 
 use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ cargo xtask <command>
 
   demo [--fixtures DIR]...           replay recorded-shape sessions on loopback through the real
                                      clients and print a live feed (offline)
-  ci                                 everything CI checks: fmt, cargo-deny, clippy, docs,
+  ci                                 everything CI checks: fmt, cargo-deny, MSRV, clippy, docs,
                                      fixtures, packaging, every test (the README's test command)
   test-fixtures [--fixtures DIR]... [-p CRATE]... [--bless]
                                      run every fixture through its crate's client; --bless
@@ -32,6 +33,8 @@ cargo xtask <command>
                                      crate, default 40)
   deny                               cargo deny check bans licenses sources (installs cargo-deny
                                      from crates.io when missing; a step of ci)
+  msrv                               no dependency declares a rust-version above ours, and
+                                     clippy.toml agrees (a step of ci)
   interop [--only ORACLE]...         check our crates against the real reference clients
                                      (installs pinned versions into target/interop)
 ";
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         "interop" => interop::run(rest),
         "faults" => faults::run(rest),
         "deny" => ci::cargo_deny(),
+        "msrv" => msrv::check(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
