@@ -30,12 +30,44 @@ fn cargo_with(args: &[&str]) -> Command {
     c
 }
 
-fn has_nextest() -> bool {
-    cargo_with(&["nextest", "--version"])
+/// Whether `cargo <name> --version` works (an installed cargo subcommand).
+fn has_subcommand(name: &str) -> bool {
+    cargo_with(&[name, "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+fn has_nextest() -> bool {
+    has_subcommand("nextest")
+}
+
+/// `cargo deny check bans licenses sources` against `deny.toml`, installing cargo-deny from
+/// crates.io first when `cargo deny --version` fails. The `advisories` check is left out: its
+/// database is fetched from GitHub, which CI cannot reach (see `deny.toml`).
+pub(crate) fn cargo_deny() -> Result<(), String> {
+    if !has_subcommand("deny") {
+        println!("cargo-deny is missing: cargo install --locked cargo-deny (from crates.io)");
+        let start = Instant::now();
+        let mut c = cargo_with(&["install", "--locked", "cargo-deny", "--target-dir"]);
+        // Its own target directory: kept for a reinstall, apart from the workspace build.
+        c.arg(crate::project_root().join("target/tools"));
+        exec(c)?;
+        println!(
+            "installed cargo-deny in {:.0}s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    exec(cargo_with(&[
+        "deny",
+        "--locked",
+        "check",
+        "--hide-inclusion-graph",
+        "bans",
+        "licenses",
+        "sources",
+    ]))
 }
 
 /// Features whose build needs the network (a native SDK downloaded by a build script), so the
@@ -60,6 +92,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "--check",
         ]))
     })?;
+    step(
+        "cargo-deny (bans, licenses, sources; deny.toml)",
+        cargo_deny,
+    )?;
+    step(
+        "MSRV (no dependency needs a newer Rust than rust-version)",
+        crate::msrv::check,
+    )?;
     step("clippy", || {
         exec(cargo_with(&[
             "clippy",

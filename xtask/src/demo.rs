@@ -315,10 +315,22 @@ mod chzzk {
     use chat_streams::Registry;
     use chzzk_chat::{ChatClient, Credentials, Endpoints, Event, ReconnectPolicy, Timing};
 
+    /// Who wrote a line: the nickname; without one, the author's id, whole when it is one of
+    /// Chzzk's special authors (`anonymous`, `SYSTEM_MESSAGE`, anything that is not a 32-hex
+    /// user hash), else its first 8 characters marked as cut (`00000065…`).
+    pub(super) fn who(nick: Option<&str>, user: &str) -> String {
+        if let Some(nick) = nick {
+            return nick.to_owned();
+        }
+        let is_hash = user.len() == 32 && user.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_hash {
+            format!("{}…", &user[..8])
+        } else {
+            user.to_owned()
+        }
+    }
+
     fn line(event: &Event) -> String {
-        let who = |nick: Option<&str>, user: &str| {
-            nick.map_or_else(|| user.chars().take(8).collect(), str::to_owned)
-        };
         match event {
             Event::Connected(c) => format!("joined chat {} ({:?} mode)", c.chat_channel_id, c.auth),
             Event::Chat(m) => format!("{}: {}", who(m.nickname(), &m.user_id), m.content),
@@ -623,4 +635,22 @@ fn print_streams(registry: &Registry) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chzzk_authors_without_a_nickname() {
+        // Issue 19: an anonymous gift's sender showed as "anonymou".
+        assert_eq!(super::chzzk::who(None, "anonymous"), "anonymous");
+        assert_eq!(super::chzzk::who(None, "SYSTEM_MESSAGE"), "SYSTEM_MESSAGE");
+        assert_eq!(
+            super::chzzk::who(None, "00000065c0ffee006be302d50badf00d"),
+            "00000065…"
+        );
+        assert_eq!(
+            super::chzzk::who(Some("시청자"), "00000065c0ffee006be302d50badf00d"),
+            "시청자"
+        );
+    }
 }

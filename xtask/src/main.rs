@@ -6,6 +6,7 @@ mod demo;
 mod faults;
 mod fixtures;
 mod interop;
+mod msrv;
 
 use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ cargo xtask <command>
 
   demo [--fixtures DIR]...           replay recorded-shape sessions on loopback through the real
                                      clients and print a live feed (offline)
-  ci                                 everything CI checks: fmt, clippy, docs, fixtures, packaging,
-                                     every test (the README's test command)
+  ci                                 everything CI checks: fmt, cargo-deny, MSRV, clippy, docs,
+                                     fixtures, packaging, every test (the README's test command)
   test-fixtures [--fixtures DIR]... [-p CRATE]... [--bless]
                                      run every fixture through its crate's client; --bless
                                      rewrites the expected events
@@ -30,6 +31,10 @@ cargo xtask <command>
                                      broken and oversize frames, HTTP errors, crashes; reports
                                      panics, hangs, lost and duplicated messages (N rounds per
                                      crate, default 40)
+  deny                               cargo deny check bans licenses sources (installs cargo-deny
+                                     from crates.io when missing; a step of ci)
+  msrv                               no dependency declares a rust-version above ours, and
+                                     clippy.toml agrees (a step of ci)
   interop [--only ORACLE]...         check our crates against the real reference clients
                                      (installs pinned versions into target/interop)
 ";
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         "fixtures-check" => fixtures::check(rest),
         "interop" => interop::run(rest),
         "faults" => faults::run(rest),
+        "deny" => ci::cargo_deny(),
+        "msrv" => msrv::check(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -4,7 +4,7 @@
 use std::borrow::Borrow;
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use time::{PrimitiveDateTime, UtcOffset};
 
 use crate::Error;
@@ -288,8 +288,18 @@ impl MaiBotDb {
     /// without changing the schema or `user_version`. Private rows get `''` group columns, as
     /// MaiBot writes them. Returns the number of rows written.
     ///
+    /// A row already in the file keeps its stored values bit for bit unless the stream brings
+    /// something new: `last_active_time` only moves forward, and only when the stream's time,
+    /// in milliseconds, is later than the stored one rounded to milliseconds (so an import
+    /// followed by an export leaves untouched rows as they were); an empty name never replaces
+    /// a stored one (nor a stored `NULL`).
+    ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a 1.x file (import only); [`Error::Storage`].
+    /// [`Error::InvalidInput`] for a 1.x file (import only), and for any stream scoped to a bot
+    /// account or a route scope (MaiBot 1.x ids): 0.x has no such streams (its id for a group
+    /// is `md5("platform_group")`, the conversation every account shares), so it would never
+    /// find the row and would create a duplicate, and writing the 0.x id instead would merge
+    /// distinct conversations into one row. Nothing is written then. [`Error::Storage`].
     pub fn upsert_streams<S: Borrow<ChatStream>>(&mut self, streams: &[S]) -> Result<usize, Error> {
         if let Generation::V1 { version } = self.generation {
             if version > MAX_KNOWN_V1_VERSION {
@@ -302,14 +312,37 @@ impl MaiBotDb {
                 "writing MaiBot 1.x chat_sessions is not supported; import it instead".into(),
             ));
         }
-        let tx = self.conn.transaction()?;
+        let scoped: Vec<&ChatStream> = streams
+            .iter()
+            .map(Borrow::borrow)
+            .filter(|s: &&ChatStream| !s.key.account.is_empty() || !s.key.scope.is_empty())
+            .collect();
+        if let Some(first) = scoped.first() {
+            return Err(Error::InvalidInput(format!(
+                "{} stream(s) scoped to a bot account or route scope (first: {}, id {}) cannot be \
+                 written to a MaiBot 0.x file: 0.x ids have no account or scope, so 0.x would never \
+                 find these rows and would create duplicates; nothing was written (export only \
+                 unscoped streams)",
+                scoped.len(),
+                first.key,
+                first.stream_id
+            )));
+        }
+        // Immediate: the write lock is taken (waiting out MaiBot's writes) before the stored
+        // times are read, so the read cannot go stale and fail its upgrade to a write.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
+            let mut stored =
+                tx.prepare("SELECT last_active_time FROM chat_streams WHERE stream_id = ?1")?;
             let mut stmt = tx.prepare(
                 "INSERT INTO chat_streams (stream_id, create_time, group_platform, group_id, group_name, last_active_time,
                      platform, user_platform, user_id, user_nickname, user_cardname)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (stream_id) DO UPDATE SET
-                     group_name = excluded.group_name, last_active_time = max(last_active_time, excluded.last_active_time),
+                     group_name = CASE WHEN excluded.group_name <> '' THEN excluded.group_name ELSE group_name END,
+                     last_active_time = max(last_active_time, excluded.last_active_time),
                      user_nickname = CASE WHEN excluded.user_nickname <> '' THEN excluded.user_nickname ELSE user_nickname END,
                      user_cardname = CASE WHEN excluded.user_cardname <> '' THEN excluded.user_cardname ELSE user_cardname END",
             )?;
@@ -323,6 +356,14 @@ impl MaiBotDb {
                     ),
                     None => ("", "", ""),
                 };
+                // The stored seconds, when the stream is not later than them at millisecond
+                // precision (what an import read): writing them back changes nothing, where
+                // the millisecond value could be rounded above them.
+                let active = stored
+                    .query_row([&s.stream_id], |r| r.get::<_, f64>(0))
+                    .optional()?
+                    .filter(|&secs| secs_to_ms(secs) >= s.last_active_at_ms)
+                    .unwrap_or_else(|| ms_to_secs(s.last_active_at_ms));
                 let user = s.user_info.as_ref();
                 stmt.execute(params![
                     s.stream_id,
@@ -330,7 +371,7 @@ impl MaiBotDb {
                     gp,
                     gid,
                     gname,
-                    ms_to_secs(s.last_active_at_ms),
+                    active,
                     s.platform,
                     user.map_or(s.platform.as_str(), |u| u.platform.as_str()),
                     user.map_or("", |u| u.user_id.as_str()),
@@ -356,7 +397,9 @@ impl Registry {
     }
 
     /// Writes every stream of this registry into a MaiBot 0.x file (upsert by stream id).
-    /// Returns the number written.
+    /// Returns the number written. A registry holding streams scoped to a bot account or route
+    /// (MaiBot 1.x ids) is refused as a whole; pass the unscoped ones to
+    /// [`MaiBotDb::upsert_streams`] yourself to export those.
     ///
     /// # Errors
     /// As [`MaiBotDb::upsert_streams`].

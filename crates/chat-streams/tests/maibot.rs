@@ -351,3 +351,138 @@ fn unknown_files_are_refused() {
         Err(Error::NotMaiBot(_))
     ));
 }
+
+/// Every row as stored, each value with its SQLite type and (for REAL) its exact bits.
+fn raw_rows(path: &Path) -> Vec<Vec<String>> {
+    let conn = Connection::open(path).unwrap();
+    let mut s = conn
+        .prepare("SELECT * FROM chat_streams ORDER BY id")
+        .unwrap();
+    let n = s.column_count();
+    s.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                    rusqlite::types::ValueRef::Integer(v) => format!("int {v}"),
+                    rusqlite::types::ValueRef::Real(v) => format!("real {:#x}", v.to_bits()),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        format!("text {:?}", String::from_utf8_lossy(t))
+                    }
+                    rusqlite::types::ValueRef::Blob(b) => format!("blob {b:?}"),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// Issue 19: importing a 0.x file and exporting back into it leaves every untouched row bit
+/// for bit as it was: times that are not whole milliseconds (MaiBot writes `time.time()`, and
+/// 0.1236 s rounds to 124 ms, above the stored value), NULL names, NULL group columns. A row
+/// with new activity still moves forward.
+#[test]
+fn import_then_export_leaves_untouched_rows_bit_identical() {
+    let path = legacy_file("roundtrip");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO chat_streams (stream_id, create_time, group_platform, group_id, group_name, last_active_time, platform, user_platform, user_id, user_nickname, user_cardname) VALUES (?1, 1750000550.0004, 'qq', '700700', NULL, 1750000600.1236, 'qq', 'qq', '10009', 'Carol', '')",
+            [legacy_stream_id("qq", StreamKind::Group, "700700")],
+        )
+        .unwrap();
+    }
+    let before = raw_rows(&path);
+    let mut db = MaiBotDb::open(&path, UtcOffset::UTC).unwrap();
+    let r = Registry::in_memory(RegistryOptions::default());
+    assert_eq!(r.import_maibot(&db).unwrap(), 4);
+    assert_eq!(r.export_maibot(&mut db).unwrap(), 4);
+    assert_eq!(raw_rows(&path), before, "nothing touched, nothing changed");
+
+    // New activity on one stream: only that row's time moves, and forward.
+    let later = r
+        .get_or_create("qq", None, Some(GroupInfo::new("qq", "700700", None)))
+        .unwrap();
+    assert!(later.last_active_at_ms > 1_750_000_600_124);
+    r.export_maibot(&mut db).unwrap();
+    drop(db);
+    let after = raw_rows(&path);
+    assert_eq!(after.len(), before.len());
+    for (a, b) in after.iter().zip(&before) {
+        if a[1]
+            == format!(
+                "text {:?}",
+                legacy_stream_id("qq", StreamKind::Group, "700700")
+            )
+        {
+            assert_ne!(a[6], b[6], "last_active_time moved");
+            let mut a = a.clone();
+            a[6].clone_from(&b[6]);
+            assert_eq!(&a, b, "and nothing else of the touched row");
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+    let conn = Connection::open(&path).unwrap();
+    let secs: f64 = conn
+        .query_row(
+            "SELECT last_active_time FROM chat_streams WHERE group_id = '700700'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    #[allow(clippy::cast_precision_loss)]
+    let expected = later.last_active_at_ms as f64 / 1000.0;
+    assert!((secs - expected).abs() < f64::EPSILON * secs);
+}
+
+/// Issue 19: a stream scoped to a bot account or route scope (a 1.x id) has no MaiBot 0.x
+/// row: 0.x would look the group up under `md5("qq_941657197")`, never find the 1.x id and
+/// create a duplicate. The export is refused, naming the stream, and nothing is written.
+#[test]
+fn exporting_scoped_streams_to_a_legacy_file_is_refused() {
+    let path = legacy_file("scoped");
+    let before = raw_rows(&path);
+    let mut db = MaiBotDb::open(&path, UtcOffset::UTC).unwrap();
+    let r = Registry::in_memory(RegistryOptions::default().with_route("10001", ""));
+    r.get_or_create(
+        "qq",
+        None,
+        Some(GroupInfo::new("qq", "941657197", Some("Test group".into()))),
+    )
+    .unwrap();
+    let unscoped = Registry::in_memory(RegistryOptions::default());
+    unscoped
+        .get_or_create(
+            "qq",
+            Some(UserInfo::new("qq", "8888", Some("Eve".into()))),
+            None,
+        )
+        .unwrap();
+    r.import_maibot(&MaiBotDb::open(v1_file("scoped-v1", 40), UtcOffset::UTC).unwrap())
+        .unwrap();
+    let err = r.export_maibot(&mut db).unwrap_err();
+    let Error::InvalidInput(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("scoped to a bot account or route scope")
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert_eq!(raw_rows(&path), before, "nothing written");
+    // The same for a scope without an account, through the lower-level call.
+    let s = Registry::in_memory(RegistryOptions::default().with_route("", "napcat-1"));
+    let g = s
+        .get_or_create("qq", None, Some(GroupInfo::new("qq", "1", None)))
+        .unwrap();
+    assert!(matches!(
+        db.upsert_streams(&[g]),
+        Err(Error::InvalidInput(_))
+    ));
+    // Unscoped streams still export.
+    assert_eq!(unscoped.export_maibot(&mut db).unwrap(), 1);
+    assert_eq!(raw_rows(&path).len(), before.len() + 1);
+}

@@ -114,8 +114,10 @@ impl ChatMessage {
     }
 
     /// Decodes a legacy JSON object leniently, like the Python SDK's `from_jsondict`: a missing
-    /// or empty id gets a new one, a missing (or 0) timestamp is now, a float timestamp is
-    /// truncated, `message` may be null, unknown keys are ignored.
+    /// or empty id gets a new one, a missing (or 0) timestamp is now, any other timestamp is
+    /// kept as sent (a negative one too: a time before 1970, as the Python SDK and
+    /// components-js keep it), a float timestamp is truncated, `message` may be null, unknown
+    /// keys are ignored.
     ///
     /// # Errors
     /// [`Error::Decode`] when `v` is not an object, or `message` is neither a string nor null.
@@ -163,7 +165,7 @@ impl ChatMessage {
         let message = Self {
             id,
             message,
-            timestamp: ms("timestamp").filter(|t| *t > 0).unwrap_or_else(now_ms),
+            timestamp: ms("timestamp").filter(|t| *t != 0).unwrap_or_else(now_ms),
             deleted: truthy("deleted"),
             edit_timestamp: ms("editTimestamp"),
             participant: None,
@@ -241,6 +243,20 @@ mod tests {
                 .timestamp
                 > 0
         );
+        for (sent, kept) in [
+            (json!(-1), -1),
+            (json!(-86_400_000), -86_400_000),
+            (json!(-1500.9), -1500),
+            (json!("-42"), -42),
+        ] {
+            assert_eq!(
+                ChatMessage::from_jsondict(&json!({"message": "x", "timestamp": sent}))
+                    .unwrap()
+                    .timestamp,
+                kept,
+                "a negative timestamp ({sent}) is kept, not replaced by now"
+            );
+        }
         assert!(ChatMessage::from_jsondict(&json!([1])).is_err());
         assert!(ChatMessage::from_jsondict(&json!({"message": 5})).is_err());
         assert!(

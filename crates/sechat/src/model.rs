@@ -3,6 +3,21 @@
 use serde::Serialize;
 use serde_json::Value;
 
+/// A time stamp in seconds: an integer when whole (within the range `f64` holds exactly),
+/// otherwise a float.
+#[allow(
+    clippy::ref_option,
+    reason = "the signature serde's serialize_with expects"
+)]
+fn seconds<S: serde::Serializer>(t: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match *t {
+        #[allow(clippy::cast_possible_truncation)]
+        Some(t) if t.fract() == 0.0 && t.abs() < 9.0e15 => s.serialize_i64(t as i64),
+        Some(t) => s.serialize_f64(t),
+        None => s.serialize_none(),
+    }
+}
+
 /// One room event as the server sends it (`event_type`, ids, room, user, message, counters).
 /// Every field is optional on the wire; counters default to 0 (the server omits zeroes).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,8 +27,11 @@ pub struct EventData {
     pub event_type: i64,
     /// The event id (`id`): a server-wide counter.
     pub id: Option<u64>,
-    /// Unix seconds.
-    pub time_stamp: Option<i64>,
+    /// Unix seconds as sent, with any fractional part kept (`1735689600.25`), as both Python
+    /// clients keep the value; whole seconds are exact. A numeric string is read too.
+    /// Serialised as an integer when whole, so the common case keeps its wire shape.
+    #[serde(serialize_with = "seconds")]
+    pub time_stamp: Option<f64>,
     /// The room (for an invitation, the room you are invited to).
     pub room_id: Option<u64>,
     /// The room's name.
@@ -52,9 +70,16 @@ impl EventData {
         &self.raw
     }
 
-    /// The time as a date.
+    /// The time as a date, to the microsecond (as Python's `datetime.fromtimestamp` reads a
+    /// fractional time stamp); `None` without a time stamp or outside the representable range.
     pub fn time(&self) -> Option<time::OffsetDateTime> {
-        time::OffsetDateTime::from_unix_timestamp(self.time_stamp?).ok()
+        let micros = (self.time_stamp? * 1e6).round();
+        if !micros.is_finite() || micros.abs() >= 9.0e15 {
+            return None;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let micros = micros as i64;
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()
     }
 
     /// For access changes (15): what the content says, for example `read-write`,

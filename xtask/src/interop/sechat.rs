@@ -168,7 +168,8 @@ fn project(event: &Event) -> Value {
             "type": event.kind(),
             "event_type": d.event_type,
             "id": d.id,
-            "time_stamp": d.time_stamp,
+            // As the crate serialises it: an integer when whole, as the oracle's JSON has it.
+            "time_stamp": serde_json::to_value(d).map_or(Value::Null, |v| v["time_stamp"].clone()),
             "room_id": d.room_id,
             "room_name": d.room_name,
             "user_id": d.user_id,

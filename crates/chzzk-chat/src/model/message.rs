@@ -151,8 +151,39 @@ pub struct Message<E> {
     pub origin: Origin,
     /// The type-specific extras.
     pub extras: E,
+    /// The nested documents (`profile`, `extras`) that were present but could not be read, in
+    /// that order; empty for a well-formed line. The line is still delivered, with `profile`
+    /// `None` or default extras in their place, so this is how a logger tells a broken line
+    /// from an anonymous one (whose `profile` is `null`, which is not malformed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub malformed: Vec<MalformedField>,
     #[serde(skip)]
     pub(crate) raw: Value,
+}
+
+/// A nested JSON document of a chat line that was present but unreadable: a string that is not
+/// JSON (a truncated document, say), or a value of the wrong shape (a number, an array, a string
+/// holding one). `null`, an absent key, and an object without the expected keys (`"{}"`) are
+/// not malformed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MalformedField {
+    /// The field's wire key: `"profile"` or `"extras"`.
+    pub field: &'static str,
+    /// The value as received: a string's own text unchanged, any other value as JSON text.
+    pub raw: String,
+}
+
+impl MalformedField {
+    pub(crate) fn new(field: &'static str, value: &Value) -> Self {
+        Self {
+            field,
+            raw: match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        }
+    }
 }
 
 impl<E> Message<E> {
@@ -194,6 +225,7 @@ impl<E> Message<E> {
             member_count: self.member_count,
             origin: self.origin,
             extras: f(self.extras),
+            malformed: self.malformed,
             raw: self.raw,
         }
     }

@@ -14,10 +14,10 @@ pub use live::{
     TemporaryRestriction, User,
 };
 pub use message::{
-    ChatExtras, ChatMessage, Donation, DonationKind, DonationMessage, DonationRank, Line, Message,
-    MessageStatus, MessageType, Mission, MissionStatus, NoticeExtras, NoticeMessage, Origin, Party,
-    RecentChat, Subscription, SubscriptionGift, SubscriptionGiftMessage, SubscriptionMessage,
-    SystemExtras, SystemMessage,
+    ChatExtras, ChatMessage, Donation, DonationKind, DonationMessage, DonationRank, Line,
+    MalformedField, Message, MessageStatus, MessageType, Mission, MissionStatus, NoticeExtras,
+    NoticeMessage, Origin, Party, RecentChat, Subscription, SubscriptionGift,
+    SubscriptionGiftMessage, SubscriptionMessage, SystemExtras, SystemMessage,
 };
 pub use profile::{
     ActivityBadge, Badge, PartialUser, Profile, StreamingProperty, SubscriptionInfo, Title,

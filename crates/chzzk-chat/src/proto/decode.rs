@@ -9,10 +9,10 @@ use super::json::{Obj, nested};
 use crate::model::{
     AccessToken, ActivityBadge, Badge, Blind, BlindKind, ChatExtras, ChatMode, Donation,
     DonationKind, DonationRank, Line, LiveChannel, LiveDetail, LivePollingStatus, LiveState,
-    LiveStatus, Message, MessageStatus, MessageType, Mission, MissionStatus, NoticeExtras,
-    NoticeMessage, Origin, PartialUser, Party, Profile, ProfileCard, RecentChat, StreamingProperty,
-    Subscription, SubscriptionGift, SubscriptionInfo, SystemExtras, TemporaryRestrict,
-    TemporaryRestriction, Title, User, UserRole, ViewerBadge,
+    LiveStatus, MalformedField, Message, MessageStatus, MessageType, Mission, MissionStatus,
+    NoticeExtras, NoticeMessage, Origin, PartialUser, Party, Profile, ProfileCard, RecentChat,
+    StreamingProperty, Subscription, SubscriptionGift, SubscriptionInfo, SystemExtras,
+    TemporaryRestrict, TemporaryRestriction, Title, User, UserRole, ViewerBadge,
 };
 
 /// A profile from a `profile` value (JSON string, object, `"{}"`, null or garbage).
@@ -239,6 +239,19 @@ fn system_extras(extras: &Value) -> SystemExtras {
     }
 }
 
+/// Whether a nested document's value is readable: an object, or a string holding an object or
+/// `null`. (`null` itself never reaches here: [`Obj::get`] skips it.)
+fn is_document(v: &Value) -> bool {
+    match v {
+        Value::Object(_) => true,
+        Value::String(s) => matches!(
+            serde_json::from_str::<Value>(s),
+            Ok(Value::Object(_) | Value::Null)
+        ),
+        _ => false,
+    }
+}
+
 /// A line in any dialect. Fails only when the line is not an object.
 pub(crate) fn line(channel_id: &str, v: &Value, origin: Origin) -> Result<Line, String> {
     line_owned(channel_id, v.clone(), origin).map_err(|(_, why)| why)
@@ -255,10 +268,19 @@ pub(crate) fn line_owned(
         return Err((v, "a chat line must be an object".into()));
     }
     let o = Obj::of(&v);
-    let extras = o
-        .nested(&["extras"])
-        .filter(Value::is_object)
-        .unwrap_or_else(|| Value::Object(serde_json::Map::default()));
+    let raw_profile = o.get(&["profile"]);
+    let author = raw_profile.and_then(profile);
+    let raw_extras = o.get(&["extras"]);
+    let extras = raw_extras.and_then(nested).filter(Value::is_object);
+    // The cold path only: a value is re-examined when it gave nothing.
+    let mut malformed = Vec::new();
+    if let Some(p) = raw_profile.filter(|p| author.is_none() && !is_document(p)) {
+        malformed.push(MalformedField::new("profile", p));
+    }
+    if let Some(e) = raw_extras.filter(|e| extras.is_none() && !is_document(e)) {
+        malformed.push(MalformedField::new("extras", e));
+    }
+    let extras = extras.unwrap_or_else(|| Value::Object(serde_json::Map::default()));
     let message_type =
         MessageType::from_code(o.i64(&["msgTypeCode", "messageTypeCode"]).unwrap_or(1));
     macro_rules! msg {
@@ -269,7 +291,7 @@ pub(crate) fn line_owned(
                     .str(&["cid", "channelId", "chatChannelId"])
                     .unwrap_or_default(),
                 user_id: o.str(&["uid", "userId", "userIdHash"]).unwrap_or_default(),
-                profile: o.get(&["profile"]).and_then(profile),
+                profile: author,
                 content: o.str(&["msg", "content"]).unwrap_or_default(),
                 message_type,
                 status: o
@@ -284,6 +306,7 @@ pub(crate) fn line_owned(
                 member_count: o.u64(&["mbrCnt", "memberCount"]),
                 origin,
                 extras: $extras,
+                malformed,
                 raw: v,
             }
         };
@@ -549,6 +572,42 @@ mod tests {
         assert!(m.profile.is_none());
         assert!(m.extras.emojis.is_empty());
         assert!(line("ch", &json!("a string"), Origin::Live).is_err());
+    }
+
+    #[test]
+    fn unreadable_nested_documents_are_flagged_with_their_text() {
+        let v = json!({"uid":"u","msg":"x","msgTypeCode":1,"profile":"{\"userIdHash\":\"u\",\"nick","extras":42});
+        let Line::Chat(m) = line("ch", &v, Origin::Live).unwrap() else {
+            panic!()
+        };
+        let got: Vec<_> = m
+            .malformed
+            .iter()
+            .map(|f| (f.field, f.raw.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("profile", "{\"userIdHash\":\"u\",\"nick"),
+                ("extras", "42")
+            ]
+        );
+        // Anonymous (null), system ("{}"), absent and readable documents are not malformed.
+        for (profile, extras) in [
+            (json!(null), json!("{\"isAnonymous\":true}")),
+            (json!("{}"), json!("{}")),
+            (json!("null"), json!(null)),
+            (json!({"userIdHash":"u","nickname":"n"}), json!({})),
+        ] {
+            let ok = json!({"uid":"u","msgTypeCode":1,"profile":profile,"extras":extras});
+            let Line::Chat(m) = line("ch", &ok, Origin::Live).unwrap() else {
+                panic!()
+            };
+            assert!(m.malformed.is_empty(), "{ok}: {:?}", m.malformed);
+        }
+        // The flag survives into a pinned notice.
+        let n = notice("ch", &json!({"messageTime":7,"content":"pinned","userId":"u","profile":"{\"userIdHash\"","extras":"{}"})).unwrap();
+        assert_eq!(n.malformed[0].field, "profile");
     }
 
     #[test]

@@ -29,6 +29,16 @@ fn i64_of(v: Option<&Value>) -> Option<i64> {
     }
 }
 
+/// Seconds, whole or fractional (a number or a numeric string); non-finite values are none.
+fn secs_of(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
 fn str_of(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
@@ -52,7 +62,7 @@ pub(crate) fn event_data(v: &Value) -> Result<EventData, String> {
     Ok(EventData {
         event_type,
         id: u64_of(o.get("id")),
-        time_stamp: i64_of(o.get("time_stamp")),
+        time_stamp: secs_of(o.get("time_stamp")),
         room_id: u64_of(o.get("room_id")),
         room_name: str_of(o.get("room_name")),
         user_id: i64_of(o.get("user_id")),
@@ -237,6 +247,27 @@ mod tests {
         );
         assert!(parse_frame(r#"{"r9":{"t":1}}"#, 12345).unwrap().is_none());
         assert!(parse_frame("oops", 1).is_err());
+    }
+
+    #[test]
+    fn fractional_time_stamps_are_kept() {
+        let at = |t: Value| event_data(&json!({"event_type": 1, "time_stamp": t})).unwrap();
+        let e = at(json!(1_735_689_600.25));
+        assert_eq!(e.time_stamp, Some(1_735_689_600.25));
+        let t = e.time().unwrap();
+        assert_eq!((t.unix_timestamp(), t.millisecond()), (1_735_689_600, 250));
+        assert_eq!(at(json!("1735689600.5")).time_stamp, Some(1_735_689_600.5));
+        assert_eq!(at(json!(1_735_689_600)).time_stamp, Some(1_735_689_600.0));
+        assert_eq!(at(json!("soon")).time_stamp, None);
+        // Whole seconds keep their integer shape; fractional ones are floats.
+        assert_eq!(
+            serde_json::to_value(at(json!(1_735_689_600))).unwrap()["time_stamp"],
+            json!(1_735_689_600)
+        );
+        assert_eq!(
+            serde_json::to_value(at(json!(1_735_689_600.25))).unwrap()["time_stamp"],
+            json!(1_735_689_600.25)
+        );
     }
 
     #[test]
