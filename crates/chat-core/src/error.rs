@@ -87,7 +87,10 @@ impl fmt::Display for ErrorKind {
 /// assert_eq!(wait_before_retrying(Retry::Never, Duration::ZERO), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "a decision callers must handle whole: a new variant would be a breaking change on purpose"
+)]
 pub enum Retry {
     /// Waiting cannot help: the input, the credentials or the target is wrong, or the same
     /// payload would fail to decode again.
