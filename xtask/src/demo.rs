@@ -201,7 +201,7 @@ mod sechat {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use ::sechat::{ChatClient, Credentials, Event, Options, ReconnectPolicy, Room, Server};
+    use ::sechat::{ChatClient, Credentials, Event, ReconnectPolicy, Server, Timing};
     use chat_replay::ReplayServer;
     use chat_streams::Registry;
 
@@ -239,30 +239,24 @@ mod sechat {
         registry: Arc<Registry>,
     ) -> Result<Vec<String>, String> {
         let c = server.fixture().header.config.clone();
-        let target = Server::stack_exchange().with_base(server.http_base(), server.ws_base());
-        let mut options = Options::default();
-        options.reconnect = ReconnectPolicy::immediate();
-        options.timing.poll_interval = Duration::from_millis(5);
+        let target = Server::stack_exchange().local(server.http_base(), server.ws_base());
+        let builder = ChatClient::builder(&target)
+            .reconnect(ReconnectPolicy::immediate())
+            .timing(Timing::default().poll_interval(Duration::from_millis(5)));
         let room_id = c["room_id"].as_u64().ok_or("no room_id")?;
         let (room, mut events) = if c["mode"] == "anonymous" {
-            (
-                None,
-                Room::anonymous(room_id, &target, options)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
+            let room = builder.build().room(room_id);
+            let events = room.connect().await.map_err(|e| e.to_string())?;
+            (None, events)
         } else {
             let email = c["email"].as_str().unwrap_or_default();
             let password = c["password"].as_str().unwrap_or_default();
-            let creds = Credentials::authenticate_with(email, password, &target, &options)
+            let creds = Credentials::authenticate_with(email, password, &builder.clone().build())
                 .await
                 .map_err(|e| e.to_string())?;
             println!("  [sechat] logged in as chat user {}", creds.user_id());
-            let room = ChatClient::new(&creds, options)
-                .join(room_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let events = room.events().map_err(|e| e.to_string())?;
+            let room = builder.credentials(&creds).build().room(room_id);
+            let events = room.connect().await.map_err(|e| e.to_string())?;
             (Some(room), events)
         };
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();

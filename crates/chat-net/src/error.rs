@@ -22,6 +22,7 @@ pub enum NetError {
 }
 
 impl NetError {
+    #[cfg(feature = "sockets")]
     pub(crate) fn io(source: impl Into<BoxError>) -> Self {
         Self::Io(source.into())
     }
@@ -29,7 +30,8 @@ impl NetError {
 
 /// Implements the glue every socket client's `Error` needs, so it is written once:
 /// `From<NetError>` (into the client's `InvalidInput(String)`, `Timeout { what }` and
-/// `Transport { source }` variants), [`Retryable`](crate::Retryable) through the client's
+/// `Transport { source }` variants), `From<WaitError>` (into `Timeout` and
+/// `Closed { code, reason }`), [`Retryable`](crate::Retryable) through the client's
 /// inherent `retry()`, and `From<Error> for chatwire_core::Error` tagged with `$platform`,
 /// keeping the client's `kind()` and `retry()`.
 ///
@@ -44,6 +46,8 @@ impl NetError {
 ///     Timeout { what: &'static str },
 ///     #[error("invalid input: {0}")]
 ///     InvalidInput(String),
+///     #[error("closed: {reason}")]
+///     Closed { code: Option<u16>, reason: String },
 /// }
 ///
 /// impl Error {
@@ -73,6 +77,20 @@ macro_rules! client_error {
                     $crate::NetError::Io(source) => Self::Transport { source },
                     other => Self::Transport {
                         source: ::std::boxed::Box::new(other),
+                    },
+                }
+            }
+        }
+
+        impl ::core::convert::From<$crate::WaitError> for $error {
+            fn from(e: $crate::WaitError) -> Self {
+                match e {
+                    $crate::WaitError::Timeout => Self::Timeout {
+                        what: "a matching event",
+                    },
+                    _ => Self::Closed {
+                        code: None,
+                        reason: "the client stopped".into(),
                     },
                 }
             }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use chatwire_net::ws::{self, Incoming, Ws};
-use chatwire_net::{Backoff, DedupWindow, Emitter, lock};
+use chatwire_net::{Attached, Backoff, DedupWindow, Emitter, Waiters, lock};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -24,7 +24,6 @@ use crate::proto::{self, Inbound, decode};
 use crate::{Error, ManageClient};
 use chatwire_core::Retry;
 
-type Predicate = Box<dyn Fn(&Event) -> bool + Send>;
 type QueuedSend = (
     String,
     BTreeMap<String, String>,
@@ -40,10 +39,6 @@ enum Command {
     RecentChat {
         count: u32,
         reply: Option<oneshot::Sender<Result<RecentChat, Error>>>,
-    },
-    WaitFor {
-        predicate: Predicate,
-        reply: oneshot::Sender<Event>,
     },
     Relogin,
     Close {
@@ -63,6 +58,7 @@ struct Inner {
     credentials: RwLock<Option<Credentials>>,
     commands: Mutex<Option<mpsc::UnboundedSender<Command>>>,
     shared: Arc<Mutex<Shared>>,
+    waiters: Waiters<Event>,
 }
 
 /// A Chzzk chat client for one channel: a cheap, clonable handle.
@@ -124,6 +120,7 @@ impl ChatClient {
                 config,
                 credentials: RwLock::new(credentials),
                 commands: Mutex::new(None),
+                waiters: Waiters::new(),
                 shared: Arc::new(Mutex::new(Shared::default())),
             }),
         }
@@ -226,7 +223,8 @@ impl ChatClient {
             seen: DedupWindow::default(),
             floor_ms: None,
             pending_recent: VecDeque::new(),
-            waiters: Vec::new(),
+            waiters: self.inner.waiters.clone(),
+            _attached: self.inner.waiters.attach(),
             queued: VecDeque::new(),
             relogin: false,
             stale_chat: false,
@@ -334,38 +332,62 @@ impl ChatClient {
         }
     }
 
-    /// Waits for the next event that satisfies `predicate` (the event still goes to the
-    /// stream). The waiter is registered when this is called, not when the future is first
-    /// polled, so nothing that arrives after the call is missed.
+    /// Waits for the next event that satisfies `predicate` and returns it (the event still
+    /// goes to the stream). The wait is registered when this is called, not when the future
+    /// is first polled, so nothing that arrives after the call is missed; called before
+    /// `connect()`, it sees the stream from its first event.
     ///
     /// # Errors
-    /// [`Error::NotConnected`], [`Error::Timeout`], [`Error::Closed`].
+    /// [`Error::Timeout`]; [`Error::Closed`] when the stream ends first (or the connection
+    /// it waited for failed).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the wait.
     pub fn wait_for<F>(
         &self,
         predicate: F,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static
+    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static + use<F>
     where
         F: Fn(&Event) -> bool + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let registered = self.command(Command::WaitFor {
-            predicate: Box::new(predicate),
-            reply,
-        });
-        async move {
-            registered?;
-            match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(e)) => Ok(e),
-                Ok(Err(_)) => Err(Error::Closed {
-                    code: None,
-                    reason: "the client stopped".into(),
-                }),
-                Err(_) => Err(Error::Timeout {
-                    what: "a matching event",
-                }),
-            }
-        }
+        let wait = self.inner.waiters.wait_for(predicate, timeout);
+        async move { Ok(wait.await?) }
+    }
+
+    /// Waits for the first event for which `pick` returns `Some`, and returns that value:
+    /// the typed form of [`wait_for`](Self::wait_for), registered the same way.
+    ///
+    /// ```no_run
+    /// # async fn run(client: chzzk_chat::ChatClient) -> Result<(), chzzk_chat::Error> {
+    /// use std::time::Duration;
+    /// use chzzk_chat::Event;
+    ///
+    /// let next_donation = client.wait_for_map(
+    ///     |e| match e {
+    ///         Event::Donation(d) => Some(d.clone()),
+    ///         _ => None,
+    ///     },
+    ///     Duration::from_secs(60),
+    /// );
+    /// let donation = next_donation.await?;
+    /// println!("{} donated", donation.nickname().unwrap_or("someone"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`wait_for`](Self::wait_for).
+    pub fn wait_for_map<T, F>(
+        &self,
+        pick: F,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'static + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnMut(&Event) -> Option<T> + Send + 'static,
+    {
+        let wait = self.inner.waiters.wait_for_map(pick, timeout);
+        async move { Ok(wait.await?) }
     }
 
     /// Leaves the chat: a closing handshake that still delivers every frame the server sent
@@ -638,7 +660,9 @@ struct Task {
     seen: DedupWindow<(String, i64)>,
     floor_ms: Option<i64>,
     pending_recent: VecDeque<PendingRecent>,
-    waiters: Vec<(Predicate, oneshot::Sender<Event>)>,
+    waiters: Waiters<Event>,
+    /// Keeps the handle's waits open while this task runs.
+    _attached: Attached<Event>,
     queued: VecDeque<QueuedSend>,
     relogin: bool,
     /// The last join was refused: look the chat channel up again before the next one.
@@ -672,17 +696,7 @@ impl Task {
 
     fn emit(&mut self, item: Result<Event, Error>) {
         if let Ok(event) = &item {
-            let mut i = 0;
-            while i < self.waiters.len() {
-                if (self.waiters[i].0)(event) {
-                    let (_, reply) = self.waiters.swap_remove(i);
-                    let _ = reply.send(event.clone());
-                } else if self.waiters[i].1.is_closed() {
-                    drop(self.waiters.swap_remove(i));
-                } else {
-                    i += 1;
-                }
-            }
+            self.waiters.notify(event);
         }
         self.tx.emit(item);
     }
@@ -843,7 +857,6 @@ impl Task {
                     let _ = r.send(Err(Error::NotConnected));
                 }
             }
-            Command::WaitFor { predicate, reply } => self.waiters.push((predicate, reply)),
             Command::Relogin => self.relogin = true,
             Command::Close { .. } => {}
         }
@@ -1246,7 +1259,6 @@ impl Task {
                 }
             }
             Command::RecentChat { count, reply } => self.request_recent(count, reply, false).await,
-            Command::WaitFor { predicate, reply } => self.waiters.push((predicate, reply)),
             Command::Relogin => {
                 self.relogin = true;
                 self.close_quietly().await;

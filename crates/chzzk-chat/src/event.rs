@@ -1,8 +1,6 @@
 //! The typed events, the callback trait generated from the same table, and the mapping to
 //! chatwire-core's normalised events.
 
-use std::future::Future;
-
 use chatwire_core::{Author, ChannelRef, ChatEvent, Platform};
 use serde::Serialize;
 use serde_json::Value;
@@ -11,7 +9,7 @@ use crate::model::{
     Blind, BroadcastChange, ChannelEvent, ChatMessage, ChatMode, Connected, Disconnected,
     DonationMessage, Message, Mission, Moderation, NoticeMessage, RecentChat, Reconnecting,
     SessionEnded, SubscriptionGift, SubscriptionGiftMessage, SubscriptionMessage, SystemMessage,
-    TemporaryRestrict, Unknown, Unpin,
+    TemporaryRestrict, Unpin,
 };
 use crate::{ChatClient, Error};
 
@@ -22,80 +20,26 @@ pub struct Context {
     pub client: ChatClient,
 }
 
-macro_rules! events {
-    ($( $(#[$doc:meta])* $variant:ident($payload:ty) => $method:ident, $name:literal; )*) => {
-        /// Everything a chat client reports, in arrival order.
-        ///
-        /// Serialised (for fixtures and logs) as `{"type": "<snake_case name>", ...payload}`.
-        /// Unknown frames are kept whole and reachable through [`Event::kind`] and
-        /// [`Event::raw`].
-        #[derive(Debug, Clone, PartialEq, Serialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
-        #[non_exhaustive]
-        #[allow(clippy::large_enum_variant, reason = "events are moved once, from the socket task to the consumer")]
-        pub enum Event {
-            $( $(#[$doc])* $variant($payload), )*
-            /// Something this version does not type, kept whole (see [`Unknown`]).
-            ///
-            /// There is intentionally no promise that a given payload stays here: when a later
-            /// version learns it, it moves to a typed variant. Code that wants every payload
-            /// whatever the version uses [`Event::kind`] and [`Event::raw`], or `on_event`.
-            Unknown(Unknown),
-        }
+chatwire_net::event_model! {
+    /// Everything a chat client reports, in arrival order.
+    ///
+    /// Serialised (for fixtures and logs) as `{"type": "<snake_case name>", ...payload}`.
+    /// Unknown frames are kept whole and reachable through [`Event::kind`] and
+    /// [`Event::raw`].
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    #[non_exhaustive]
+    #[allow(clippy::large_enum_variant, reason = "events are moved once, from the socket task to the consumer")]
+    pub enum Event;
 
-        /// Callbacks in chzzkpy's style: one method per event, each a no-op by default.
-        ///
-        /// Implement the ones you need with plain `async fn`; run them with
-        /// [`ChatClient::run`]. Events are dispatched one at a time, in order (unlike chzzkpy,
-        /// which schedules each callback as its own task): spawn inside a handler for
-        /// concurrency.
-        pub trait Handler: Send + Sync {
-            /// Called for every event before its specific method (the escape hatch for frames
-            /// this version does not type).
-            fn on_event(&self, ctx: &Context, event: &Event) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, event);
-                async {}
-            }
+    /// Callbacks in chzzkpy's style: one method per event, each a no-op by default.
+    ///
+    /// Implement the ones you need with plain `async fn`; run them with
+    /// [`ChatClient::run`]. Events are dispatched one at a time, in order (unlike chzzkpy,
+    /// which schedules each callback as its own task): spawn inside a handler for
+    /// concurrency.
+    pub trait Handler(Context, Error);
 
-            /// Called for every error the stream yields; a fatal one is followed by
-            /// `on_disconnect`.
-            fn on_error(&self, ctx: &Context, error: &Error) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, error);
-                async {}
-            }
-
-            $(
-                #[doc = concat!("Called for [`Event::", stringify!($variant), "`].")]
-                fn $method(&self, ctx: &Context, event: &$payload) -> impl Future<Output = ()> + Send {
-                    let _ = (ctx, event);
-                    async {}
-                }
-            )*
-        }
-
-        impl Event {
-            /// The event's name: its serialised `type` (`"chat"`, `"donation"`, ...), or for
-            /// unknown frames what they are (`"cmd:94999"`, `"event:SOME_TYPE"`, `"line:121"`).
-            pub fn kind(&self) -> &str {
-                match self {
-                    $( Self::$variant(_) => $name, )*
-                    Self::Unknown(u) => u.kind(),
-                }
-            }
-
-            /// Calls the handler's `on_event`, then the method for this event.
-            pub async fn dispatch<H: Handler + ?Sized>(&self, ctx: &Context, handler: &H) {
-                handler.on_event(ctx, self).await;
-                match self {
-                    $( Self::$variant(e) => handler.$method(ctx, e).await, )*
-                    Self::Unknown(_) => {}
-                }
-            }
-        }
-    };
-}
-
-events! {
     /// The client joined the chat channel (first join and every rejoin).
     Connected(Connected) => on_connect, "connected";
     /// A text chat line.
@@ -161,10 +105,10 @@ events! {
 }
 
 impl Event {
-    /// The frame, line or body this event was decoded from (`Null` for lifecycle events).
-    pub fn raw(&self) -> &Value {
-        static NULL: Value = Value::Null;
-        match self {
+    /// The frame, line or body this event was decoded from (`None` for lifecycle events and
+    /// the others the client makes itself).
+    pub fn raw(&self) -> Option<&Value> {
+        Some(match self {
             Self::Chat(m) => m.raw(),
             Self::Donation(m) => m.raw(),
             Self::Subscription(m) => m.raw(),
@@ -175,8 +119,8 @@ impl Event {
             Self::ChannelEvent(e) => &e.body,
             Self::Kick(m) | Self::Block(m) | Self::Penalty(m) => &m.body,
             Self::Unknown(u) => u.raw(),
-            _ => &NULL,
-        }
+            _ => return None,
+        })
     }
 
     /// The normalised form, for code that handles every platform alike (`None` for events
@@ -237,21 +181,5 @@ pub fn core_message<E>(m: &Message<E>) -> chatwire_core::ChatMessage {
 impl chatwire_net::ToCore for Event {
     fn to_core(&self) -> Option<ChatEvent> {
         Event::to_core(self)
-    }
-}
-
-/// What `run(handler)` drives the events through: the handler with its context.
-pub(crate) struct Dispatcher<'a, H> {
-    pub(crate) ctx: &'a Context,
-    pub(crate) handler: &'a H,
-}
-
-impl<H: Handler> chatwire_net::Dispatch<Event, crate::Error> for Dispatcher<'_, H> {
-    async fn event(&self, event: Event) {
-        event.dispatch(self.ctx, self.handler).await;
-    }
-
-    async fn error(&self, error: &crate::Error) {
-        self.handler.on_error(self.ctx, error).await;
     }
 }

@@ -4,7 +4,7 @@
 //! SE_EMAIL=... SE_PASSWORD=... cargo run -p sechat --example echo_bot -- <room id>
 //! ```
 
-use sechat::{Context, Credentials, EventData, Handler, Room, Server};
+use sechat::{ChatClient, Context, Credentials, EventData, Handler, Server};
 
 struct Echo;
 
@@ -38,5 +38,5 @@ async fn main() -> Result<(), sechat::Error> {
         &Server::stack_exchange(),
     )
     .await?;
-    Room::join(&creds, room_id).await?.run(Echo).await
+    ChatClient::new(&creds).room(room_id).run(Echo).await
 }

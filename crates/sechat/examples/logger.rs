@@ -4,7 +4,7 @@
 //! SE_EMAIL=... SE_PASSWORD=... cargo run -p sechat --example logger -- <room id> > room.jsonl
 //! ```
 
-use sechat::{Credentials, Event, Room, Server};
+use sechat::{ChatClient, Credentials, Event, Server};
 
 #[tokio::main]
 async fn main() -> Result<(), sechat::Error> {
@@ -23,8 +23,8 @@ async fn main() -> Result<(), sechat::Error> {
         &Server::stack_exchange(),
     )
     .await?;
-    let room = Room::join(&creds, room_id).await?;
-    let mut events = room.events()?;
+    let room = ChatClient::new(&creds).room(room_id);
+    let mut events = room.connect().await?;
     while let Some(event) = events.next().await {
         match event {
             Ok(

@@ -4,7 +4,7 @@
 //! cargo run -p sechat --example watch_anonymously -- <room id>
 //! ```
 
-use sechat::{Event, Options, Room, Server};
+use sechat::{ChatClient, Event, Server};
 
 #[tokio::main]
 async fn main() -> Result<(), sechat::Error> {
@@ -12,8 +12,8 @@ async fn main() -> Result<(), sechat::Error> {
         .nth(1)
         .and_then(|r| r.parse().ok())
         .unwrap_or(1);
-    let mut events =
-        Room::anonymous(room_id, &Server::stack_exchange(), Options::default()).await?;
+    let client = ChatClient::anonymous(&Server::stack_exchange());
+    let mut events = client.room(room_id).connect().await?;
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::MessagePosted(m)) => {

@@ -2,20 +2,20 @@
 //! socket task (reconnects, gap fill, deduplication) and anonymous polling.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatwire_core::Retry;
 use chatwire_net::http::Response;
 use chatwire_net::ws::{self, Incoming, Ws};
-use chatwire_net::{Backoff, DedupWindow, Emitter};
+use chatwire_net::{Attached, Backoff, DedupWindow, Emitter, Waiters, lock};
 use hyper::body::Bytes;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::Error;
-use crate::config::{Options, Server};
+use crate::config::{ClientBuilder, Server};
 use crate::credentials::Credentials;
 use crate::error::truncate;
 use crate::event::{Context, Dispatcher, Event, Handler};
@@ -30,28 +30,33 @@ pub struct ChatClient {
 }
 
 impl ChatClient {
-    /// A client for a logged-in account.
-    pub fn new(credentials: &Credentials, options: Options) -> Self {
+    /// A builder for a client on `server`: anonymous unless given
+    /// [`credentials`](ClientBuilder::credentials).
+    pub fn builder(server: &Server) -> ClientBuilder {
+        ClientBuilder::new(server)
+    }
+
+    /// A client for a logged-in account, with the default settings.
+    pub fn new(credentials: &Credentials) -> Self {
+        Self::builder(&credentials.server)
+            .credentials(credentials)
+            .build()
+    }
+
+    /// A client without an account, with the default settings: it can read rooms (by
+    /// polling), not act in them.
+    pub fn anonymous(server: &Server) -> Self {
+        Self::builder(server).build()
+    }
+
+    pub(crate) fn from_builder(b: ClientBuilder) -> Self {
         Self {
-            session: Arc::new(Session::new(
-                credentials.server.clone(),
-                options,
-                credentials.jar.clone(),
-                Some(credentials.user_id),
-            )),
+            session: Arc::new(Session::new(b.server, b.options, b.jar, b.user_id)),
         }
     }
 
-    /// A client without an account: it can read rooms (see [`Room::anonymous`]), not act.
-    pub fn anonymous(server: &Server, options: Options) -> Self {
-        Self {
-            session: Arc::new(Session::new(
-                server.clone(),
-                options,
-                cookie_store::CookieStore::default(),
-                None,
-            )),
-        }
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
     }
 
     /// The logged-in chat user id (`None` when anonymous).
@@ -64,22 +69,18 @@ impl ChatClient {
         &self.session.server
     }
 
-    /// Joins a room: fetches the chat fkey and the room's event counter, so the event stream
-    /// starts exactly at the join.
-    ///
-    /// # Errors
-    /// [`Error::OperationFailed`] when the room does not exist or is not readable; network
-    /// errors.
-    pub async fn join(&self, room_id: u64) -> Result<Room, Error> {
-        let counter = room_counter(&self.session, room_id).await?;
-        Ok(Room {
+    /// A handle on room `room_id` (no I/O): commands, and its events once
+    /// [`connect`](Room::connect)ed.
+    pub fn room(&self, room_id: u64) -> Room {
+        Room {
             inner: Arc::new(RoomInner {
                 session: Arc::clone(&self.session),
                 room_id,
-                counter: AtomicU64::new(counter),
+                counter: AtomicU64::new(0),
                 task: Mutex::new(None),
+                waiters: Waiters::new(),
             }),
-        })
+        }
     }
 
     /// Uploads an image (multipart, like the web client) and returns its URL.
@@ -233,9 +234,11 @@ struct RoomInner {
     room_id: u64,
     counter: AtomicU64,
     task: Mutex<Option<mpsc::UnboundedSender<oneshot::Sender<()>>>>,
+    waiters: Waiters<Event>,
 }
 
-/// A joined room: commands over HTTP and the event stream over the websocket.
+/// A room: commands over HTTP, and its event stream once [`connect`](Self::connect)ed (over
+/// the websocket when logged in, by polling when anonymous). A cheap, clonable handle.
 #[derive(Clone)]
 pub struct Room {
     inner: Arc<RoomInner>,
@@ -261,36 +264,6 @@ fn ok_string(resp: &Response) -> Option<String> {
 }
 
 impl Room {
-    /// Joins `room_id` with `credentials` (shorthand for a [`ChatClient`] with default options).
-    ///
-    /// # Errors
-    /// As [`ChatClient::join`].
-    pub async fn join(credentials: &Credentials, room_id: u64) -> Result<Self, Error> {
-        ChatClient::new(credentials, Options::default())
-            .join(room_id)
-            .await
-    }
-
-    /// Reads a room without logging in, by HTTP polling every
-    /// [`Timing::poll_interval`](crate::Timing); more than
-    /// [`Timing::poll_retries`](crate::Timing) failures in a row end the stream with the
-    /// last error.
-    ///
-    /// # Errors
-    /// When the room cannot be read at all.
-    pub async fn anonymous(
-        room_id: u64,
-        server: &Server,
-        options: Options,
-    ) -> Result<Events, Error> {
-        let client = ChatClient::anonymous(server, options);
-        let session = Arc::clone(&client.session);
-        let counter = room_counter(&session, room_id).await?;
-        let (tx, rx) = chatwire_net::channel();
-        tokio::spawn(poll_loop(session, room_id, counter, tx));
-        Ok(rx)
-    }
-
     /// The room id.
     pub fn id(&self) -> u64 {
         self.inner.room_id
@@ -554,46 +527,83 @@ impl Room {
         }
     }
 
-    /// The room's events over the websocket (started on first call; one stream per room).
+    /// Starts the room's events and returns them: it reads the room's event counter (so the
+    /// stream starts exactly here), then opens the websocket (logged in) or starts polling
+    /// every [`Timing::poll_interval`](crate::Timing) (anonymous). The first connection's
+    /// errors come back here; later losses are retried inside with backoff and reported as
+    /// [`Event::Reconnecting`], except those waiting cannot heal
+    /// ([`Error::retry`] is [`Retry::Never`]). Anonymous polling gives up after
+    /// [`Timing::poll_retries`](crate::Timing) failures in a row, ending the stream with the
+    /// last error.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the stream already runs.
-    pub fn events(&self) -> Result<Events, Error> {
-        let mut task = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if task.as_ref().is_some_and(|t| !t.is_closed()) {
-            return Err(Error::InvalidInput(
-                "the event stream of this room already runs".into(),
-            ));
-        }
+    /// [`Error::OperationFailed`] when the room does not exist or is not readable; network
+    /// errors of the first connection; [`Error::InvalidInput`] when the stream already runs.
+    pub async fn connect(&self) -> Result<Events, Error> {
         let (close_tx, close_rx) = mpsc::unbounded_channel();
+        {
+            let mut task = lock(&self.inner.task);
+            if task.as_ref().is_some_and(|t| !t.is_closed()) {
+                return Err(Error::InvalidInput(
+                    "the event stream of this room already runs; close() first".into(),
+                ));
+            }
+            *task = Some(close_tx);
+        }
+        let started = self.start(close_rx).await;
+        if started.is_err() {
+            lock(&self.inner.task).take();
+        }
+        started
+    }
+
+    async fn start(
+        &self,
+        close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ) -> Result<Events, Error> {
+        let session = &self.inner.session;
+        let counter = room_counter(session, self.inner.room_id).await?;
+        self.inner.counter.store(counter, Ordering::Relaxed);
         let (tx, rx) = chatwire_net::channel();
-        *task = Some(close_tx);
-        let options = &self.inner.session.options;
-        let backoff = Backoff::new(options.reconnect.clone(), options.jitter_seed);
+        let out = Out {
+            tx,
+            waiters: self.inner.waiters.clone(),
+            _attached: self.inner.waiters.attach(),
+        };
+        if session.user_id.is_none() {
+            tokio::spawn(poll_loop(Arc::clone(&self.inner), out, close));
+            return Ok(rx);
+        }
+        let options = &session.options;
         let socket = Socket {
             room: Arc::clone(&self.inner),
-            tx,
-            close: close_rx,
+            out,
+            close,
             seen: DedupWindow::default(),
             last_event: None,
             reconnects: 0,
             retry_after: None,
-            backoff,
+            backoff: Backoff::new(options.reconnect.clone(), options.jitter_seed),
         };
-        tokio::spawn(socket.run());
-        Ok(rx)
+        let (first_tx, first_rx) = oneshot::channel();
+        tokio::spawn(socket.run(first_tx));
+        match first_rx.await {
+            Ok(Ok(())) => Ok(rx),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Closed {
+                code: None,
+                reason: "the room's task ended".into(),
+            }),
+        }
     }
 
     /// Connects and runs `handler` on every event, one at a time, until the stream stops.
     ///
     /// # Errors
-    /// When the stream cannot start; the last non-retryable error that ended it.
+    /// As [`connect`](Self::connect); then the fatal error (one whose [`Error::retry`] is
+    /// [`Retry::Never`]) that ended the stream.
     pub async fn run<H: Handler>(&self, handler: H) -> Result<(), Error> {
-        let events = self.events()?;
+        let events = self.connect().await?;
         let ctx = Context { room: self.clone() };
         events
             .drive(&Dispatcher {
@@ -603,18 +613,55 @@ impl Room {
             .await
     }
 
-    /// Leaves the room (`POST /chats/leave/{room}`, quietly) and stops the event stream after
-    /// delivering what the server sent before.
+    /// Waits for the next event that satisfies `predicate` and returns it (the event still
+    /// goes to the stream). The wait is registered when this is called, not when the future
+    /// is first polled, so nothing that arrives after the call is missed; called before
+    /// `connect()`, it sees the stream from its first event.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; [`Error::Closed`] when the stream ends first (or the connection
+    /// it waited for failed).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the wait.
+    pub fn wait_for<F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static + use<F>
+    where
+        F: Fn(&Event) -> bool + Send + 'static,
+    {
+        let wait = self.inner.waiters.wait_for(predicate, timeout);
+        async move { Ok(wait.await?) }
+    }
+
+    /// Waits for the first event for which `pick` returns `Some`, and returns that value:
+    /// the typed form of [`wait_for`](Self::wait_for), registered the same way.
+    ///
+    /// # Errors
+    /// As [`wait_for`](Self::wait_for).
+    pub fn wait_for_map<T, F>(
+        &self,
+        pick: F,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'static + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnMut(&Event) -> Option<T> + Send + 'static,
+    {
+        let wait = self.inner.waiters.wait_for_map(pick, timeout);
+        async move { Ok(wait.await?) }
+    }
+
+    /// Stops the event stream after delivering what the server sent before (a closing
+    /// handshake, or the end of polling), then [`Event::Disconnected`]; logged in, it also
+    /// leaves the room (`POST /chats/leave/{room}`, quietly).
     ///
     /// # Errors
     /// Network errors of the leave call (the stream is stopped anyway).
     pub async fn close(&self) -> Result<(), Error> {
-        let close = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let close = lock(&self.inner.task).take();
         if let Some(close) = close {
             let (done_tx, done_rx) = oneshot::channel();
             if close.send(done_tx).is_ok() {
@@ -641,9 +688,26 @@ enum End {
     Fatal(Error),
 }
 
+/// Where a room's task sends what it reads: the stream, and the waits registered on the
+/// handle (open while this lives).
+struct Out {
+    tx: Emitter<Event, Error>,
+    waiters: Waiters<Event>,
+    _attached: Attached<Event>,
+}
+
+impl Out {
+    fn emit(&self, item: Result<Event, Error>) {
+        if let Ok(event) = &item {
+            self.waiters.notify(event);
+        }
+        self.tx.emit(item);
+    }
+}
+
 struct Socket {
     room: Arc<RoomInner>,
-    tx: Emitter<Event, Error>,
+    out: Out,
     close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     /// Ids of delivered events.
     seen: DedupWindow<u64>,
@@ -656,7 +720,7 @@ struct Socket {
 
 impl Socket {
     fn emit(&self, item: Result<Event, Error>) {
-        self.tx.emit(item);
+        self.out.emit(item);
     }
 
     /// Delivers room events once, in order, filtered to this room (invitations name another
@@ -713,13 +777,24 @@ impl Socket {
         }
     }
 
-    async fn run(mut self) {
+    async fn run(mut self, first: oneshot::Sender<Result<(), Error>>) {
         let room_id = self.room.room_id;
+        let mut first = Some(first);
         let reason = loop {
             let end = match self.connect().await {
                 Ok(ws) => {
+                    if let Some(first) = first.take() {
+                        let _ = first.send(Ok(()));
+                    }
                     self.backoff.reset();
                     self.session(ws).await
+                }
+                // The first connection's errors go back to `connect()`.
+                Err(e) if first.is_some() => {
+                    if let Some(first) = first.take() {
+                        let _ = first.send(Err(e));
+                    }
+                    return;
                 }
                 // The room was joined, so a failure here is passing unless it says otherwise
                 // (an error page, a 409, a failed gap fill): keep trying, with backoff.
@@ -882,13 +957,16 @@ impl Socket {
     }
 }
 
-/// Anonymous reading: `POST /events` with the last counter, every poll interval.
+/// Anonymous reading: `POST /events` with the last counter, every poll interval, until the
+/// handle closes the room or too many polls in a row fail.
 async fn poll_loop(
-    session: Arc<Session>,
-    room_id: u64,
-    mut counter: u64,
-    tx: Emitter<Event, Error>,
+    room: Arc<RoomInner>,
+    tx: Out,
+    mut close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
 ) {
+    let session = &room.session;
+    let room_id = room.room_id;
+    let mut counter = room.counter.load(Ordering::Relaxed);
     let timing = session.options.timing.clone();
     tx.emit(Ok(Event::Connected(Connected {
         room_id,
@@ -905,7 +983,17 @@ async fn poll_loop(
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = tx.closed() => return,
+            () = tx.tx.closed() => return,
+            done = close.recv() => {
+                tx.emit(Ok(Event::Disconnected(Disconnected {
+                    room_id,
+                    reason: "closed by the client".into(),
+                })));
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+                return;
+            }
         }
         let result = async {
             let fkey = session.fkey().await?;
@@ -935,6 +1023,7 @@ async fn poll_loop(
                 let Some(frame) = frame else { continue };
                 if let Some(t) = frame.counter {
                     counter = counter.max(t);
+                    room.counter.fetch_max(t, Ordering::Relaxed);
                 }
                 for item in frame.events {
                     match item {

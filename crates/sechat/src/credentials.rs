@@ -6,8 +6,9 @@ use cookie_store::{CookieDomain, CookieExpiration, CookieStore, RawCookie};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::ChatClient;
 use crate::Error;
-use crate::config::{Options, Server};
+use crate::config::Server;
 use crate::error::{LoginError, truncate};
 use crate::proto::html::{self, TopBar};
 use crate::session::Session;
@@ -88,19 +89,21 @@ impl Credentials {
     /// [`Error::Login`] with the reason (bad credentials, CAPTCHA, no chat cookie, user id
     /// not found); network errors.
     pub async fn authenticate(email: &str, password: &str, server: &Server) -> Result<Self, Error> {
-        Self::authenticate_with(email, password, server, &Options::default()).await
+        Self::authenticate_with(email, password, &ChatClient::anonymous(server)).await
     }
 
-    /// [`authenticate`](Self::authenticate) with explicit options (user agent, timeouts).
+    /// [`authenticate`](Self::authenticate) through `via`, an anonymous client built with the
+    /// settings to use (server, user agent, timeouts).
     ///
     /// # Errors
     /// As [`authenticate`](Self::authenticate).
     pub async fn authenticate_with(
         email: &str,
         password: &str,
-        server: &Server,
-        options: &Options,
+        via: &ChatClient,
     ) -> Result<Self, Error> {
+        let server = via.server();
+        let options = &via.session().options;
         if email.is_empty() || password.is_empty() {
             return Err(Error::InvalidInput(
                 "e-mail and password must not be empty".into(),
@@ -198,19 +201,30 @@ impl Credentials {
     /// # Errors
     /// [`Error::File`], a malformed file ([`Error::Decode`]), network errors.
     pub async fn load(path: impl AsRef<Path>) -> Result<Option<Self>, Error> {
-        Self::load_with(path, None, &Options::default()).await
+        Self::load_from(path, None).await
     }
 
-    /// [`load`](Self::load), sending requests to `server` (for example one with
-    /// [`Server::with_base`]); its chat root must be the one saved.
+    /// [`load`](Self::load) through `via`, a client built with the settings to use: its server
+    /// (for example one with [`Server::local`]) must have the chat root saved in the file.
     ///
     /// # Errors
     /// As [`load`](Self::load); [`Error::InvalidInput`] when the servers differ.
     pub async fn load_with(
         path: impl AsRef<Path>,
-        server: Option<&Server>,
-        options: &Options,
+        via: &ChatClient,
     ) -> Result<Option<Self>, Error> {
+        Self::load_from(path, Some(via)).await
+    }
+
+    async fn load_from(
+        path: impl AsRef<Path>,
+        via: Option<&ChatClient>,
+    ) -> Result<Option<Self>, Error> {
+        let default_options = crate::config::Options::default();
+        let (server, options) = match via {
+            Some(c) => (Some(c.server()), &c.session().options),
+            None => (None, &default_options),
+        };
         let path = path.as_ref();
         let text = tokio::fs::read_to_string(path)
             .await
@@ -355,10 +369,11 @@ impl Credentials {
         password: &str,
         server: &Server,
     ) -> Result<Self, Error> {
-        Self::load_or_authenticate_with(path, email, password, server, &Options::default()).await
+        Self::load_or_authenticate_with(path, email, password, &ChatClient::anonymous(server)).await
     }
 
-    /// [`load_or_authenticate`](Self::load_or_authenticate) with explicit options.
+    /// [`load_or_authenticate`](Self::load_or_authenticate) through `via`, a client built with
+    /// the settings to use (server, user agent, timeouts).
     ///
     /// # Errors
     /// As [`load_or_authenticate`](Self::load_or_authenticate).
@@ -366,12 +381,11 @@ impl Credentials {
         path: impl AsRef<Path>,
         email: &str,
         password: &str,
-        server: &Server,
-        options: &Options,
+        via: &ChatClient,
     ) -> Result<Self, Error> {
         let path = path.as_ref();
         if path.exists() {
-            match Self::load_with(path, Some(server), options).await {
+            match Self::load_with(path, via).await {
                 Ok(Some(c)) => return Ok(c),
                 Ok(None) => tracing::info!("saved credentials expired; logging in again"),
                 Err(e) => {
@@ -379,7 +393,7 @@ impl Credentials {
                 }
             }
         }
-        let creds = Self::authenticate_with(email, password, server, options).await?;
+        let creds = Self::authenticate_with(email, password, via).await?;
         creds.save(path).await?;
         Ok(creds)
     }

@@ -1,8 +1,6 @@
 //! Room events, the callback trait generated from the same table, and the mapping to
 //! chatwire-core's normalised events.
 
-use std::future::Future;
-
 use chatwire_core::{Author, ChannelRef, ChatEvent, ChatMessage, Platform};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,87 +15,40 @@ pub struct Context {
     pub room: Room,
 }
 
+/// The event table: each line is a variant, its wire `event_type`, its handler method and its
+/// serialised name. It feeds chatwire-net's shared event model, plus the `event_type` mapping.
 macro_rules! events {
     ($( $(#[$doc:meta])* $variant:ident($payload:ty) = $code:literal => $method:ident, $name:literal; )*) => {
-        /// Everything a room reports, in arrival order.
-        ///
-        /// Serialised as `{"type": "<snake_case name>", ...payload}`. Unknown event types are
-        /// kept whole and reachable through [`Event::kind`] and [`Event::raw`].
-        #[derive(Debug, Clone, PartialEq, Serialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
-        #[non_exhaustive]
-        pub enum Event {
-            /// The socket is open (first connection and every reconnect).
-            Connected(Connected),
-            /// The socket was lost and will be reopened.
-            Reconnecting(Reconnecting),
-            /// The stream stopped for good; it ends after this.
-            Disconnected(Disconnected),
-            $( $(#[$doc])* $variant($payload), )*
-            /// Something this version does not type, kept whole (see [`Unknown`]).
+        chatwire_net::event_model! {
+            /// Everything a room reports, in arrival order.
             ///
-            /// There is intentionally no promise that a given payload stays here: when a later
-            /// version learns it, it moves to a typed variant. Code that wants every payload
-            /// whatever the version uses [`Event::kind`] and [`Event::raw`], or `on_event`.
-            Unknown(Unknown),
-        }
+            /// Serialised as `{"type": "<snake_case name>", ...payload}`. Unknown event types
+            /// are kept whole and reachable through [`Event::kind`] and [`Event::raw`].
+            #[derive(Debug, Clone, PartialEq, Serialize)]
+            #[serde(tag = "type", rename_all = "snake_case")]
+            #[non_exhaustive]
+            pub enum Event;
 
-        /// Callbacks: one method per event type, each a no-op by default.
-        ///
-        /// Run them with [`Room::run`]; events are dispatched one at a time, in order.
-        pub trait Handler: Send + Sync {
-            /// Called for every event before its specific method.
-            fn on_event(&self, ctx: &Context, event: &Event) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, event);
-                async {}
-            }
-            /// Called for every error the stream yields.
-            fn on_error(&self, ctx: &Context, error: &Error) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, error);
-                async {}
-            }
-            /// Called for [`Event::Connected`].
-            fn on_connect(&self, ctx: &Context, event: &Connected) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, event);
-                async {}
-            }
-            /// Called for [`Event::Reconnecting`].
-            fn on_reconnecting(&self, ctx: &Context, event: &Reconnecting) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, event);
-                async {}
-            }
-            /// Called for [`Event::Disconnected`].
-            fn on_disconnect(&self, ctx: &Context, event: &Disconnected) -> impl Future<Output = ()> + Send {
-                let _ = (ctx, event);
-                async {}
-            }
-            $(
-                #[doc = concat!("Called for [`Event::", stringify!($variant), "`].")]
-                fn $method(&self, ctx: &Context, event: &$payload) -> impl Future<Output = ()> + Send {
-                    let _ = (ctx, event);
-                    async {}
-                }
-            )*
+            /// Callbacks: one method per event type, each a no-op by default.
+            ///
+            /// Run them with [`Room::run`]; events are dispatched one at a time, in order.
+            pub trait Handler(Context, Error);
+
+            /// The socket is open (first connection and every reconnect).
+            Connected(Connected) => on_connect, "connected";
+            /// The socket was lost and will be reopened.
+            Reconnecting(Reconnecting) => on_reconnecting, "reconnecting";
+            /// The stream stopped for good; it ends after this.
+            Disconnected(Disconnected) => on_disconnect, "disconnected";
+            $( $(#[$doc])* $variant($payload) => $method, $name; )*
         }
 
         impl Event {
-            /// The event from its wire data (unknown types become the hidden fallback).
+            /// The event from its wire data (unknown types become the opaque fallback).
             pub(crate) fn from_data(data: EventData) -> Self {
                 match data.event_type {
                     $( $code => Self::$variant(data), )*
                     other => Self::Unknown(Unknown::new(format!("event_type:{other}"), data.raw)),
-                }
-            }
-
-            /// The serialised `type` (`"message_posted"`, ...), or `event_type:N` for unknown
-            /// types.
-            pub fn kind(&self) -> &str {
-                match self {
-                    Self::Connected(_) => "connected",
-                    Self::Reconnecting(_) => "reconnecting",
-                    Self::Disconnected(_) => "disconnected",
-                    $( Self::$variant(_) => $name, )*
-                    Self::Unknown(u) => u.kind(),
                 }
             }
 
@@ -106,18 +57,6 @@ macro_rules! events {
                 match self {
                     $( Self::$variant(d) => Some(d), )*
                     _ => None,
-                }
-            }
-
-            /// Calls the handler's `on_event`, then the method for this event.
-            pub async fn dispatch<H: Handler + ?Sized>(&self, ctx: &Context, handler: &H) {
-                handler.on_event(ctx, self).await;
-                match self {
-                    Self::Connected(e) => handler.on_connect(ctx, e).await,
-                    Self::Reconnecting(e) => handler.on_reconnecting(ctx, e).await,
-                    Self::Disconnected(e) => handler.on_disconnect(ctx, e).await,
-                    $( Self::$variant(e) => handler.$method(ctx, e).await, )*
-                    Self::Unknown(_) => {}
                 }
             }
         }
@@ -179,12 +118,11 @@ events! {
 }
 
 impl Event {
-    /// The event as received (`Null` for lifecycle events).
-    pub fn raw(&self) -> &Value {
-        static NULL: Value = Value::Null;
+    /// The event as received (`None` for lifecycle events, which the client makes itself).
+    pub fn raw(&self) -> Option<&Value> {
         match self {
-            Self::Unknown(u) => u.raw(),
-            other => other.data().map_or(&NULL, EventData::raw),
+            Self::Unknown(u) => Some(u.raw()),
+            other => other.data().map(EventData::raw),
         }
     }
 
@@ -255,21 +193,5 @@ pub fn core_message(d: &EventData) -> Option<ChatMessage> {
 impl chatwire_net::ToCore for Event {
     fn to_core(&self) -> Option<chatwire_core::ChatEvent> {
         Event::to_core(self)
-    }
-}
-
-/// What `run(handler)` drives the events through: the handler with its context.
-pub(crate) struct Dispatcher<'a, H> {
-    pub(crate) ctx: &'a Context,
-    pub(crate) handler: &'a H,
-}
-
-impl<H: Handler> chatwire_net::Dispatch<Event, crate::Error> for Dispatcher<'_, H> {
-    async fn event(&self, event: Event) {
-        event.dispatch(self.ctx, self.handler).await;
-    }
-
-    async fn error(&self, error: &crate::Error) {
-        self.handler.on_error(self.ctx, error).await;
     }
 }

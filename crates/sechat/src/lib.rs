@@ -15,7 +15,7 @@ mod session;
 pub use chatwire_core;
 pub use chatwire_net::ReconnectPolicy;
 pub use client::{ChatClient, Events, Profile, Room};
-pub use config::{Options, RateLimitPolicy, Server, Timing};
+pub use config::{ClientBuilder, RateLimitPolicy, Server, Timing};
 pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler, core_message};
@@ -32,7 +32,7 @@ mod tests {
         send_sync_debug::<Room>();
         send_sync_debug::<Profile>();
         send_sync_debug::<Credentials>();
-        send_sync_debug::<Options>();
+        send_sync_debug::<ClientBuilder>();
         send_sync_debug::<Server>();
         send_sync_debug::<Timing>();
         send_sync_debug::<RateLimitPolicy>();

@@ -4,7 +4,7 @@
 //! - `login`: `Credentials::authenticate` with `email`/`password`;
 //! - `saved`: a credentials file with `saved_cookies` and `saved_user_id` is written first, then
 //!   `load_or_authenticate` (output says whether the saved ones were used, and the file mode);
-//! - `anonymous`: `Room::anonymous` polling (`ends`: the stream stops by itself).
+//! - `anonymous`: an anonymous client's `Room::connect` (polling) (`ends`: the stream stops by itself).
 //!
 //! Then, with `room_id`, the room is joined and its events collected. Timing: `silence_ms`,
 //! `poll_ms`, `poll_retries`, `rate_second_ms`, `max_retries`, `max_attempts`.
@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chat_replay::ReplayServer;
-use sechat::{ChatClient, Credentials, Events, Options, ReconnectPolicy, Room, Server};
+use sechat::{
+    ChatClient, Credentials, Events, RateLimitPolicy, ReconnectPolicy, Room, Server, Timing,
+};
 use serde_json::{Value, json};
 
 fn main() -> ExitCode {
@@ -51,24 +53,29 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         "meta" => Server::meta_stack_exchange(),
         _ => Server::stack_exchange(),
     }
-    .with_base(server.http_base(), server.ws_base());
-    let mut options = Options::default();
-    options.timing.silence_timeout = ms(&c, "silence_ms", 60_000);
-    options.timing.refresh_every = None;
-    options.timing.poll_interval = ms(&c, "poll_ms", 5);
-    options.timing.poll_failure_backoff = ms(&c, "poll_ms", 5);
-    options.timing.poll_retries =
-        u32::try_from(c["poll_retries"].as_u64().unwrap_or(5)).unwrap_or(5);
-    options.timing.request_timeout = Duration::from_secs(5);
-    options.rate_limit.second = ms(&c, "rate_second_ms", 5);
-    options.rate_limit.margin = Duration::ZERO;
-    options.rate_limit.max_retries =
-        u32::try_from(c["max_retries"].as_u64().unwrap_or(5)).unwrap_or(5);
-    options.reconnect = ReconnectPolicy::immediate().max_attempts(
-        c["max_attempts"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok()),
-    );
+    .local(server.http_base(), server.ws_base());
+    let timing = Timing::default()
+        .silence_timeout(ms(&c, "silence_ms", 60_000))
+        .refresh_every(None)
+        .poll_interval(ms(&c, "poll_ms", 5))
+        .poll_failure_backoff(ms(&c, "poll_ms", 5))
+        .poll_retries(u32::try_from(c["poll_retries"].as_u64().unwrap_or(5)).unwrap_or(5))
+        .request_timeout(Duration::from_secs(5));
+    let rate_limit = RateLimitPolicy::default()
+        .second(ms(&c, "rate_second_ms", 5))
+        .margin(Duration::ZERO)
+        .max_retries(u32::try_from(c["max_retries"].as_u64().unwrap_or(5)).unwrap_or(5));
+    let builder = ChatClient::builder(&target)
+        .timing(timing)
+        .rate_limit(rate_limit)
+        .reconnect(
+            ReconnectPolicy::immediate().max_attempts(
+                c["max_attempts"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok()),
+            ),
+        );
+    let anonymous = builder.clone().build();
     let email = c["email"].as_str().unwrap_or("bot@example.com");
     let password = c["password"].as_str().unwrap_or("fake-password");
     let mut out = Vec::new();
@@ -79,13 +86,11 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
             let dir = temp_dir();
             let path = dir.join("credentials.json");
             let saved = json!({
-                "format": "sechat-credentials", "version": 1, "server": target.chat, "user_id": c["saved_user_id"],
+                "format": "sechat-credentials", "version": 1, "server": target.chat(), "user_id": c["saved_user_id"],
                 "cookies": c["saved_cookies"],
             });
             std::fs::write(&path, saved.to_string()).unwrap();
-            match Credentials::load_or_authenticate_with(&path, email, password, &target, &options)
-                .await
-            {
+            match Credentials::load_or_authenticate_with(&path, email, password, &anonymous).await {
                 Ok(creds) => {
                     let text = std::fs::read_to_string(&path).unwrap();
                     #[cfg(unix)]
@@ -112,7 +117,7 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
                             })
                             .collect();
                     out.push(json!({"type": "credentials", "user_id": creds.user_id(), "file_mode": mode, "saved_cookies": names, "debug_hides_secrets": !format!("{creds:?}").contains("fake-")}));
-                    Some(ChatClient::new(&creds, options.clone()))
+                    Some(builder.clone().credentials(&creds).build())
                 }
                 Err(e) => {
                     out.push(error_json("login_error", &e));
@@ -120,10 +125,10 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
                 }
             }
         }
-        _ => match Credentials::authenticate_with(email, password, &target, &options).await {
+        _ => match Credentials::authenticate_with(email, password, &anonymous).await {
             Ok(creds) => {
-                out.push(json!({"type": "login", "user_id": creds.user_id(), "server": creds.server().chat}));
-                Some(ChatClient::new(&creds, options.clone()))
+                out.push(json!({"type": "login", "user_id": creds.user_id(), "server": creds.server().chat()}));
+                Some(builder.clone().credentials(&creds).build())
             }
             Err(e) => {
                 out.push(error_json("login_error", &e));
@@ -134,25 +139,15 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     let Some(room_id) = c["room_id"].as_u64() else {
         return Ok(out);
     };
-    let (room, events) = match &client {
-        None => match Room::anonymous(room_id, &target, options.clone()).await {
-            Ok(events) => (None, events),
-            Err(e) => {
-                out.push(error_json("join_error", &e));
-                return Ok(out);
-            }
-        },
-        Some(client) => match client.join(room_id).await {
-            Ok(room) => {
-                let events = room.events().map_err(|e| e.to_string())?;
-                (Some(room), events)
-            }
-            Err(e) => {
-                out.push(error_json("join_error", &e));
-                return Ok(out);
-            }
-        },
+    let room = client.as_ref().unwrap_or(&anonymous).room(room_id);
+    let events = match room.connect().await {
+        Ok(events) => events,
+        Err(e) => {
+            out.push(error_json("join_error", &e));
+            return Ok(out);
+        }
     };
+    let room = client.is_some().then_some(room);
     let collected = Arc::new(Mutex::new(Vec::new()));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let collector = tokio::spawn(collect(events, Arc::clone(&collected), stop_rx));

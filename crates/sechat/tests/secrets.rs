@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use chat_replay::secrets::{LogCapture, SelfSignedServer, rustls_error};
 use chat_replay::{Fixture, ReplayServer};
-use sechat::{ChatClient, Credentials, Options, RateLimitPolicy, ReconnectPolicy, Server, Timing};
+use sechat::{
+    ChatClient, ClientBuilder, Credentials, RateLimitPolicy, ReconnectPolicy, Server, Timing,
+};
 
 const EMAIL: &str = "examplebot@example.com";
 const PASSWORD: &str = "fake-password-1";
@@ -63,18 +65,29 @@ fn fixture(name: &str) -> Arc<Fixture> {
 
 async fn replay(name: &str) -> (ReplayServer, Server) {
     let server = ReplayServer::start(fixture(name)).await.unwrap();
-    let target = Server::stack_exchange().with_base(server.http_base(), server.ws_base());
+    let target = Server::stack_exchange().local(server.http_base(), server.ws_base());
     (server, target)
 }
 
-fn options() -> Options {
-    let mut options = Options::default();
-    options.timing.refresh_every = None;
-    options.timing.request_timeout = Duration::from_secs(5);
-    options.rate_limit.second = Duration::from_millis(5);
-    options.rate_limit.margin = Duration::ZERO;
-    options.reconnect = ReconnectPolicy::none();
-    options
+/// The tests' settings on `target`.
+fn options(target: &Server) -> ClientBuilder {
+    ChatClient::builder(target)
+        .timing(
+            Timing::default()
+                .refresh_every(None)
+                .request_timeout(Duration::from_secs(5)),
+        )
+        .rate_limit(
+            RateLimitPolicy::default()
+                .second(Duration::from_millis(5))
+                .margin(Duration::ZERO),
+        )
+        .reconnect(ReconnectPolicy::none())
+}
+
+/// An anonymous client with the tests' settings, to log in or load through.
+fn via(target: &Server) -> ChatClient {
+    options(target).build()
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -93,7 +106,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 /// Logs in on the `commands` fixture (its server sets every cookie and hands out both fkeys).
 async fn logged_in() -> (ReplayServer, Server, Credentials) {
     let (server, target) = replay("commands").await;
-    let creds = Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options())
+    let creds = Credentials::authenticate_with(EMAIL, PASSWORD, &via(&target))
         .await
         .expect("the fixture's server accepts the login");
     (server, target, creds)
@@ -106,7 +119,7 @@ async fn no_secret_in_debug_display_or_logs() {
 
     for config in [
         format!("{:?}", Server::stack_exchange()),
-        format!("{:?}", options()),
+        format!("{:?}", options(&Server::stack_exchange())),
         format!("{:?}", Timing::default()),
         format!("{:?}", RateLimitPolicy::default()),
         format!("{:?}", ReconnectPolicy::default()),
@@ -117,9 +130,9 @@ async fn no_secret_in_debug_display_or_logs() {
     // A logged-in session: login, join (chat fkey), send.
     let (_server, target, creds) = logged_in().await;
     assert_clean("Credentials", &format!("{creds:?}"));
-    let client = ChatClient::new(&creds, options());
-    let room = client.join(12345).await.expect("the fixture's room");
-    let _events = room.events().unwrap();
+    let client = options(&target).credentials(&creds).build();
+    let room = client.room(12345);
+    let _events = room.connect().await.expect("the fixture's room");
     let sent = room
         .send("hello from the bot", None)
         .await
@@ -138,7 +151,7 @@ async fn no_secret_in_debug_display_or_logs() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("fake-chat-session-0001"), "{text}");
     let (_reuse, reuse_target) = replay("saved_credentials_reused").await;
-    let loaded = Credentials::load_with(&path, Some(&reuse_target), &options())
+    let loaded = Credentials::load_with(&path, &via(&reuse_target))
         .await
         .unwrap()
         .expect("still valid");
@@ -154,7 +167,7 @@ async fn no_secret_in_debug_display_or_logs() {
         "login_not_accepted_by_chat",
     ] {
         let (_server, target) = replay(name).await;
-        let e = Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options())
+        let e = Credentials::authenticate_with(EMAIL, PASSWORD, &via(&target))
             .await
             .expect_err(name);
         assert_error_clean(name, e);
@@ -174,7 +187,7 @@ async fn no_secret_in_debug_display_or_logs() {
             ),
         )
         .unwrap();
-        let e = Credentials::load_with(&broken, Some(&reuse_target), &options())
+        let e = Credentials::load_with(&broken, &via(&reuse_target))
             .await
             .expect_err("a malformed file");
         assert!(
@@ -185,17 +198,12 @@ async fn no_secret_in_debug_display_or_logs() {
     }
     // The same file on the way to logging in again: its error is logged.
     let (_relogin, relogin_target) = replay("login_stackexchange").await;
-    let again = Credentials::load_or_authenticate_with(
-        &broken,
-        EMAIL,
-        PASSWORD,
-        &relogin_target,
-        &options(),
-    )
-    .await
-    .expect("logs in again and saves");
+    let again =
+        Credentials::load_or_authenticate_with(&broken, EMAIL, PASSWORD, &via(&relogin_target))
+            .await
+            .expect("logs in again and saves");
     assert_clean("Credentials", &format!("{again:?}"));
-    let e = Credentials::load_with(dir.join("missing.json"), None, &options())
+    let e = Credentials::load(dir.join("missing.json"))
         .await
         .expect_err("no file");
     assert_error_clean("a missing credentials file", e);
@@ -309,8 +317,8 @@ async fn an_https_server_with_a_self_signed_certificate_is_refused() {
     for host in ["127.0.0.1", "localhost"] {
         let base = format!("https://{host}:{}", addr.port());
         let wss = format!("wss://{host}:{}", addr.port());
-        let target = Server::stack_exchange().with_base(&base, &wss);
-        let e = Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options())
+        let target = Server::stack_exchange().local(&base, &wss);
+        let e = Credentials::authenticate_with(EMAIL, PASSWORD, &via(&target))
             .await
             .expect_err("an unverified server must be refused");
         assert!(matches!(e, sechat::Error::Transport { .. }), "{host}: {e}");
@@ -328,7 +336,9 @@ async fn an_https_server_with_a_self_signed_certificate_is_refused() {
             "{host}: the handshake must fail before any request"
         );
         // Anonymous reading goes through the same connector.
-        let e = sechat::Room::anonymous(1, &target, options())
+        let e = via(&target)
+            .room(1)
+            .connect()
             .await
             .expect_err("anonymous reading must refuse it too");
         assert!(rustls_error(&e).is_some(), "{host}: {e:?}");

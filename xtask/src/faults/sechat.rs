@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sechat::{ChatClient, Credentials, Event, Options, ReconnectPolicy, Server};
+use sechat::{ChatClient, Credentials, Event, RateLimitPolicy, ReconnectPolicy, Server, Timing};
 use serde_json::{Value, json};
 
 use super::{ConnectionEnd, Outcome, Rng, Seen, Session, garbage_frame, http_fault, line};
@@ -257,28 +257,35 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
-    let target = Server::stack_exchange().with_base(server.http_base(), server.ws_base());
-    let mut options = Options::default();
-    options.timing.silence_timeout = Duration::from_millis(500);
-    options.timing.refresh_every = None;
-    options.timing.connect_timeout = Duration::from_millis(600);
-    options.timing.request_timeout = Duration::from_millis(600);
-    options.rate_limit.second = Duration::from_millis(5);
-    options.rate_limit.margin = Duration::ZERO;
-    options.reconnect = ReconnectPolicy::default()
-        .initial(Duration::from_millis(1))
-        .max(Duration::from_millis(20));
-    options.jitter_seed = Some(seed);
+    let target = Server::stack_exchange().local(server.http_base(), server.ws_base());
+    let builder = ChatClient::builder(&target)
+        .timing(
+            Timing::default()
+                .silence_timeout(Duration::from_millis(500))
+                .refresh_every(None)
+                .connect_timeout(Duration::from_millis(600))
+                .request_timeout(Duration::from_millis(600)),
+        )
+        .rate_limit(
+            RateLimitPolicy::default()
+                .second(Duration::from_millis(5))
+                .margin(Duration::ZERO),
+        )
+        .reconnect(
+            ReconnectPolicy::default()
+                .initial(Duration::from_millis(1))
+                .max(Duration::from_millis(20)),
+        )
+        .jitter_seed(seed);
     let joined = async {
-        let creds = Credentials::authenticate_with(EMAIL, PASSWORD, &target, &options)
+        let creds = Credentials::authenticate_with(EMAIL, PASSWORD, &builder.clone().build())
             .await
             .map_err(|e| format!("login failed: {e}"))?;
-        let client = ChatClient::new(&creds, options.clone());
-        let room = client
-            .join(ROOM)
+        let room = builder.credentials(&creds).build().room(ROOM);
+        let events = room
+            .connect()
             .await
             .map_err(|e| format!("join failed: {e}"))?;
-        let events = room.events().map_err(|e| format!("events: {e}"))?;
         Ok::<_, String>((room, events))
     };
     let (room, events) = match joined.await {

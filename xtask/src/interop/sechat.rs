@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_replay::{Fixture, ReplayServer};
-use sechat::{Event, Options, Room, Server};
+use sechat::{ChatClient, Event, Server, Timing};
 use serde_json::{Map, Value, json};
 
 use super::{Case, Env};
@@ -128,14 +128,20 @@ async fn read_with_our_crate(input: &Input) -> Result<Vec<Result<Event, sechat::
     let server = ReplayServer::start(Arc::new(fixture))
         .await
         .map_err(|e| format!("replay server: {e}"))?;
-    let target = Server::stack_exchange().with_base(server.http_base(), server.ws_base());
-    let mut options = Options::default();
-    options.timing.poll_interval = Duration::from_millis(1);
-    options.timing.poll_failure_backoff = Duration::from_millis(1);
-    options.timing.request_timeout = Duration::from_secs(2);
-    let mut events = Room::anonymous(room, &target, options)
+    let target = Server::stack_exchange().local(server.http_base(), server.ws_base());
+    let client = ChatClient::builder(&target)
+        .timing(
+            Timing::default()
+                .poll_interval(Duration::from_millis(1))
+                .poll_failure_backoff(Duration::from_millis(1))
+                .request_timeout(Duration::from_secs(2)),
+        )
+        .build();
+    let mut events = client
+        .room(room)
+        .connect()
         .await
-        .map_err(|e| format!("Room::anonymous: {e}"))?;
+        .map_err(|e| format!("connect: {e}"))?;
     let mut items = Vec::new();
     let done = server.wait_done();
     tokio::pin!(done);
@@ -187,7 +193,7 @@ fn project(event: &Event) -> Value {
         });
     }
     // An unknown type is kept whole; the common fields are read from it as sent.
-    let raw = event.raw();
+    let raw = event.raw().unwrap_or(&Value::Null);
     json!({
         "type": event.kind(),
         "event_type": raw["event_type"],

@@ -410,7 +410,7 @@ mod tests {
         };
         let ev = e[0].as_ref().unwrap();
         assert_eq!(ev.kind(), "cmd:94999");
-        assert_eq!(ev.raw()["bdy"]["x"], 1);
+        assert_eq!(ev.raw().unwrap()["bdy"]["x"], 1);
         let f = parse(r#"{"cmd":93006,"bdy":{"type":"NEW_THING","y":2}}"#).unwrap();
         let Inbound::Events(e) = inbound("ch", "N1", f) else {
             panic!()
