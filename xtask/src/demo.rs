@@ -417,8 +417,8 @@ mod chzzk {
             .as_str()
             .ok_or("no channel_id")?
             .to_owned();
-        let mut timing = Timing::default();
-        timing.live_poll = config["live_poll_ms"].as_u64().map(Duration::from_millis);
+        let timing =
+            Timing::default().live_poll(config["live_poll_ms"].as_u64().map(Duration::from_millis));
         let mut builder = ChatClient::builder(channel)
             .endpoints(Endpoints::local(server.http_base(), server.ws_base()))
             .reconnect(ReconnectPolicy::immediate())

@@ -33,20 +33,21 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Every URL the client contacts. Replay tests point them all at loopback with
-/// [`Endpoints::local`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Endpoints {
-    /// The Chzzk service API (`https://api.chzzk.naver.com`): live status and detail,
-    /// moderation, missions.
-    pub api: String,
-    /// The NAVER game community API (`https://comm-api.game.naver.com/nng_main`): chat token,
-    /// user, notices, blinds, profile cards.
-    pub game: String,
-    /// The chat socket. `{n}` is replaced by a server number: the chzzkpy formula's first,
-    /// then the others in turn on reconnects (`wss://kr-ss{n}.chat.naver.com/chat`).
-    pub chat: String,
+chatwire_net::settings! {
+    /// Every URL the client contacts. Replay tests point them all at loopback with
+    /// [`Endpoints::local`]; each can also be set on its own.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Endpoints {
+        /// The Chzzk service API (`https://api.chzzk.naver.com`): live status and detail,
+        /// moderation, missions.
+        api: String,
+        /// The NAVER game community API (`https://comm-api.game.naver.com/nng_main`): chat
+        /// token, user, notices, blinds, profile cards.
+        game: String,
+        /// The chat socket. `{n}` is replaced by a server number: the chzzkpy formula's first,
+        /// then the others in turn on reconnects (`wss://kr-ss{n}.chat.naver.com/chat`).
+        chat: String,
+    }
 }
 
 impl Endpoints {
@@ -59,8 +60,9 @@ impl Endpoints {
         }
     }
 
-    /// Everything on one local server: `{http}` for both APIs (the game API under
-    /// `/nng_main`) and `{ws}/chat` for the socket.
+    /// The loopback override (the same name in every chatwire client): everything on one
+    /// local server, `{http}` for both APIs (the game API under `/nng_main`) and `{ws}/chat`
+    /// for the socket.
     pub fn local(http_base: &str, ws_base: &str) -> Self {
         let http = http_base.trim_end_matches('/');
         Self {
@@ -87,24 +89,28 @@ impl Default for Endpoints {
     }
 }
 
-/// Intervals and timeouts. Everything is configurable so tests can use milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Timing {
-    /// Send a PING when nothing arrived for this long (web client: 20 s).
-    pub ping_after: Duration,
-    /// Give the connection up when nothing arrives this long after our PING (web: 10 s).
-    pub pong_timeout: Duration,
-    /// Poll the live status this often to follow broadcasts (web: 30 s); `None` = never.
-    pub live_poll: Option<Duration>,
-    /// Limit for TCP + TLS + WebSocket handshake, and for the join answer.
-    pub connect_timeout: Duration,
-    /// Limit for one HTTP call.
-    pub request_timeout: Duration,
-    /// Limit for [`ChatClient::history`](crate::ChatClient::history) to get its answer.
-    pub history_timeout: Duration,
-    /// Limit for the closing handshake in `close()`.
-    pub close_timeout: Duration,
+chatwire_net::settings! {
+    /// Intervals and timeouts. Everything is configurable so tests can use milliseconds.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Timing {
+        /// Send a PING when nothing arrived for this long (default and web client: 20 s).
+        ping_after: Duration,
+        /// Give the connection up when nothing arrives this long after our PING (default and
+        /// web: 10 s).
+        pong_timeout: Duration,
+        /// Poll the live status this often to follow broadcasts (default and web: 30 s);
+        /// `None` = never.
+        live_poll: Option<Duration>,
+        /// Limit for TCP + TLS + WebSocket handshake, and for the join answer (default 10 s).
+        connect_timeout: Duration,
+        /// Limit for one HTTP call (default 10 s).
+        request_timeout: Duration,
+        /// Limit for [`ChatClient::history`](crate::ChatClient::history) to get its answer
+        /// (default 10 s).
+        history_timeout: Duration,
+        /// Limit for the closing handshake in `close()` (default 5 s).
+        close_timeout: Duration,
+    }
 }
 
 impl Default for Timing {

@@ -28,8 +28,7 @@ async fn serve(name: &str) -> Arc<ReplayServer> {
 }
 
 fn client(server: &ReplayServer) -> ChatClient {
-    let mut timing = Timing::default();
-    timing.live_poll = None;
+    let timing = Timing::default().live_poll(None);
     ChatClient::builder(CHANNEL)
         .endpoints(Endpoints::local(server.http_base(), server.ws_base()))
         .reconnect(ReconnectPolicy::immediate())

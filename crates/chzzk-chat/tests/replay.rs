@@ -50,20 +50,19 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         .as_str()
         .ok_or("config.channel_id is required")?
         .to_owned();
-    let timing = {
-        let mut t = Timing::default();
-        t.ping_after = ms(&config, "ping_after_ms", 60_000);
-        t.pong_timeout = ms(&config, "pong_timeout_ms", 60_000);
-        t.live_poll = config
-            .get("live_poll_ms")
-            .and_then(Value::as_u64)
-            .map(Duration::from_millis);
-        t.connect_timeout = Duration::from_secs(5);
-        t.request_timeout = Duration::from_secs(5);
-        t.history_timeout = Duration::from_secs(5);
-        t.close_timeout = Duration::from_secs(5);
-        t
-    };
+    let timing = Timing::default()
+        .ping_after(ms(&config, "ping_after_ms", 60_000))
+        .pong_timeout(ms(&config, "pong_timeout_ms", 60_000))
+        .live_poll(
+            config
+                .get("live_poll_ms")
+                .and_then(Value::as_u64)
+                .map(Duration::from_millis),
+        )
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(5))
+        .history_timeout(Duration::from_secs(5))
+        .close_timeout(Duration::from_secs(5));
     let reconnect = ReconnectPolicy::immediate().max_attempts(
         config
             .get("max_attempts")

@@ -295,13 +295,13 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
-    let mut timing = Timing::default();
-    timing.ping_after = Duration::from_millis(300);
-    timing.pong_timeout = Duration::from_millis(300);
-    timing.live_poll = None;
-    timing.connect_timeout = Duration::from_millis(600);
-    timing.request_timeout = Duration::from_millis(600);
-    timing.close_timeout = Duration::from_secs(2);
+    let timing = Timing::default()
+        .ping_after(Duration::from_millis(300))
+        .pong_timeout(Duration::from_millis(300))
+        .live_poll(None)
+        .connect_timeout(Duration::from_millis(600))
+        .request_timeout(Duration::from_millis(600))
+        .close_timeout(Duration::from_secs(2));
     let reconnect = ReconnectPolicy::default()
         .initial(Duration::from_millis(1))
         .max(Duration::from_millis(20));

@@ -174,9 +174,9 @@ fn scale(port: u16, channel_id: &str, connections: usize, idle: Duration, concur
         .build()
         .expect("a tokio runtime");
     let report = rt.block_on(async {
-        let mut timing = Timing::default();
-        timing.live_poll = None;
-        let ping_after = timing.ping_after;
+        let timing = Timing::default().live_poll(None);
+        // The default keepalive: a client pings after this much silence.
+        let ping_after = Duration::from_secs(20);
         let rss_before = status_kib("VmRSS");
         let start = Instant::now();
         let endpoints = endpoints(port);
