@@ -109,8 +109,8 @@ mod livekit {
                 _ => SendMode::Compatible,
             };
             let options = ChatOptions::default()
-                .with_mode(mode)
-                .with_room_name(room_name.clone());
+                .mode(mode)
+                .room_name(room_name.clone());
             let chat = ChatManager::new(room.join(identity), options);
             let events = chat.subscribe();
             println!("  [livekit] {identity} joined {room_name} ({mode:?})");

@@ -14,8 +14,9 @@ use crate::{cargo, project_root, take_fixture_dirs};
 #[derive(Debug, Clone)]
 pub(crate) struct Runner {
     pub(crate) package: String,
-    /// The crate has the `unstable-proto` feature; its runner may need the codec.
-    pub(crate) codec_feature: bool,
+    /// The test-only features the crate has (`unstable-proto`, `testing`): its runner may
+    /// inject raw frames through the codec or use the in-memory room's fault injection.
+    pub(crate) features: Vec<&'static str>,
 }
 
 /// Every crate under `crates/` that has `tests/replay.rs`, by package name.
@@ -32,11 +33,11 @@ pub(crate) fn runners() -> Vec<Runner> {
         }
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
         if let Some(package) = package_name(&manifest) {
-            let codec_feature = manifest.lines().any(|l| l.starts_with("unstable-proto ="));
-            out.push(Runner {
-                package,
-                codec_feature,
-            });
+            let features = ["unstable-proto", "testing"]
+                .into_iter()
+                .filter(|f| manifest.lines().any(|l| l.starts_with(&format!("{f} ="))))
+                .collect();
+            out.push(Runner { package, features });
         }
     }
     out
@@ -128,10 +129,15 @@ pub(crate) fn test_fixtures(args: &[String]) -> Result<(), String> {
     for runner in &selected {
         let joined = std::env::join_paths(&roots).map_err(|e| e.to_string())?;
         // Runners may inject raw frames through the crate's codec (livekit-chat does).
-        let feature = format!("{}/unstable-proto", runner.package);
+        let features = runner
+            .features
+            .iter()
+            .map(|f| format!("{}/{f}", runner.package))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut args = vec!["test", "--quiet", "-p", &runner.package];
-        if runner.codec_feature {
-            args.extend(["--features", &feature]);
+        if !features.is_empty() {
+            args.extend(["--features", &features]);
         }
         args.extend(["--test", "replay", "--", "--test-threads=2"]);
         let out = cargo()

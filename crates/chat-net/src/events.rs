@@ -91,6 +91,11 @@ impl<E, Err> Events<E, Err> {
         self.rx.recv().await.map(|item| *item)
     }
 
+    /// The next event if one is already queued, without waiting.
+    pub fn try_next(&mut self) -> Option<Result<E, Err>> {
+        self.rx.try_recv().ok().map(|item| *item)
+    }
+
     /// Runs the stream to its end through `dispatch`, one item at a time. Returns the error
     /// that ended the stream when it is fatal (its `retry()` is [`Retry::Never`]), `Ok` after
     /// a clean close or when the client gave up on passing failures. This is the rule every

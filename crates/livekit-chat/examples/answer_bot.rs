@@ -6,26 +6,24 @@
 //! ```
 
 use livekit_chat::{
-    ChatManager, ChatMessage, ChatOptions, Event, Handler, InMemoryRoom, Participant,
+    ChatManager, ChatMessage, ChatOptions, Context, Event, Handler, InMemoryRoom, Transport,
 };
 
-struct Bot {
-    chat: ChatManager<Participant>,
-}
+struct Bot;
 
-impl Handler for Bot {
-    async fn on_message_received(&self, message: &ChatMessage) {
+impl<T: Transport> Handler<T> for Bot {
+    async fn on_message_received(&self, ctx: &Context<T>, message: &ChatMessage) {
         let Some(question) = message.text().strip_prefix("!ask ") else {
             return;
         };
         let who = message.participant.as_deref().unwrap_or("someone");
         let answer = format!("@{who}: you asked {:?}; the answer is 42", question.trim());
-        if let Err(e) = self.chat.send_message(&answer).await {
+        if let Err(e) = ctx.manager.send(&answer).await {
             eprintln!("could not answer: {e}");
         }
     }
 
-    async fn on_error(&self, error: &livekit_chat::Error) {
+    async fn on_error(&self, _: &Context<T>, error: &livekit_chat::Error) {
         eprintln!("skipped an undecodable packet: {error}");
     }
 }
@@ -37,10 +35,10 @@ async fn main() -> Result<(), livekit_chat::Error> {
     let user = ChatManager::new(room.join("visitor"), ChatOptions::default());
     let mut seen = user.subscribe();
 
-    let running = bot.spawn_handler(Bot { chat: bot.clone() });
+    let running = bot.spawn_handler(Bot);
 
-    user.send_message("just chatting").await?;
-    user.send_message("!ask what is six times seven?").await?;
+    user.send("just chatting").await?;
+    user.send("!ask what is six times seven?").await?;
     // Wait for the bot's answer (a real bot would never stop; this example does).
     while let Some(item) = seen.next().await {
         if let Ok(Event::Received(m)) = item {
@@ -53,6 +51,5 @@ async fn main() -> Result<(), livekit_chat::Error> {
     }
 
     bot.close();
-    running.await.expect("the bot task ends when closed");
-    Ok(())
+    running.await.expect("the bot task ends when closed")
 }

@@ -9,25 +9,23 @@
 //! Open the same room in LiveKit Meet or any `useChat` app and type `!ask something`.
 //! The bot runs until the room disconnects.
 
-use livekit_chat::{ChatManager, ChatMessage, ChatOptions, Handler, LiveKitTransport};
+use livekit_chat::{ChatManager, ChatMessage, ChatOptions, Context, Handler, LiveKitTransport};
 
-struct Bot {
-    chat: ChatManager<LiveKitTransport>,
-}
+struct Bot;
 
-impl Handler for Bot {
-    async fn on_message_received(&self, message: &ChatMessage) {
+impl Handler<LiveKitTransport> for Bot {
+    async fn on_message_received(&self, ctx: &Context<LiveKitTransport>, message: &ChatMessage) {
         let Some(question) = message.text().strip_prefix("!ask ") else {
             return;
         };
         let who = message.participant.as_deref().unwrap_or("someone");
         let answer = format!("@{who}: good question ({})", question.trim());
-        if let Err(e) = self.chat.send_message(&answer).await {
+        if let Err(e) = ctx.manager.send(&answer).await {
             eprintln!("could not answer: {e}");
         }
     }
 
-    async fn on_error(&self, error: &livekit_chat::Error) {
+    async fn on_error(&self, _: &Context<LiveKitTransport>, error: &livekit_chat::Error) {
         eprintln!("skipped an undecodable packet: {error}");
     }
 }
@@ -46,11 +44,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let chat = ChatManager::new(
         LiveKitTransport::new(room, room_events),
-        ChatOptions::default().with_room_name(room_name),
+        ChatOptions::default().room_name(room_name),
     );
-    chat.send_message("answer-bot is here; ask me with !ask")
-        .await?;
+    chat.send("answer-bot is here; ask me with !ask").await?;
     // Ends when the room disconnects (the manager's subscriptions end with the transport).
-    chat.run(Bot { chat: chat.clone() }).await;
+    chat.run(Bot).await?;
     Ok(())
 }

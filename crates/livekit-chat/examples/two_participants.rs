@@ -13,7 +13,7 @@ async fn main() -> Result<(), livekit_chat::Error> {
     let web = ChatManager::new(room.join("web-user"), ChatOptions::default());
     let python = ChatManager::new(
         room.join("python-agent"),
-        ChatOptions::default().with_mode(SendMode::LegacyOnly),
+        ChatOptions::default().mode(SendMode::LegacyOnly),
     );
     let mut web_events = web.subscribe();
     let mut python_events = python.subscribe();

@@ -23,6 +23,12 @@ pub enum Error {
     /// and chat goes on.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Something took longer than its limit (a [`wait_for`](crate::ChatManager::wait_for)).
+    #[error("timed out waiting for {what}")]
+    Timeout {
+        /// What was being waited for.
+        what: &'static str,
+    },
     /// The caller passed something the protocol cannot carry.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -57,17 +63,30 @@ impl Error {
             Self::Transport(_) => ErrorKind::Connect,
             Self::TooLarge { .. } | Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::Decode(_) => ErrorKind::Protocol,
+            Self::Timeout { .. } => ErrorKind::Timeout,
         }
     }
 
-    /// What trying again would take: [`Retry::Backoff`] for a packet the room refused or lost,
+    /// What trying again would take: [`Retry::Backoff`] for a packet the room refused or lost
+    /// and for a wait that timed out,
     /// [`Retry::Now`] for a packet that did not decode (chat goes on), [`Retry::Never`] for a
     /// room that is gone, a closed manager, or input the protocol cannot carry.
     pub fn retry(&self) -> Retry {
         match self {
-            Self::Transport(TransportError::Other(_)) => Retry::Backoff,
+            Self::Transport(TransportError::Other(_)) | Self::Timeout { .. } => Retry::Backoff,
             Self::Decode(_) => Retry::Now,
             _ => Retry::Never,
+        }
+    }
+}
+
+impl From<chatwire_net::WaitError> for Error {
+    fn from(e: chatwire_net::WaitError) -> Self {
+        match e {
+            chatwire_net::WaitError::Timeout => Self::Timeout {
+                what: "a matching event",
+            },
+            _ => Self::closed(),
         }
     }
 }

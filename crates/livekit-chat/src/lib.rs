@@ -18,7 +18,9 @@ mod adapter;
 pub use adapter::LiveKitTransport;
 pub use chatwire_core;
 pub use error::Error;
-pub use event::{Event, Handler};
+pub use event::{Context, Event, Handler};
+/// The LiveKit protocol types the fault-injection methods take (with `testing` only).
+#[cfg(feature = "testing")]
 pub use livekit_protocol;
 pub use manager::{ChatManager, ChatOptions, ChatStore, Events, MemoryStore, SendMode};
 pub use message::{ChatMessage, Format, IdStyle, new_id};

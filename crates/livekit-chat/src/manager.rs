@@ -3,15 +3,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
 
+use chatwire_core::EventStream;
+use chatwire_net::{Attached, Emitter, Waiters, lock};
 use futures_core::Stream;
 use futures_util::StreamExt as _;
-use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::event::{Event, Handler};
+use crate::event::{Context, Dispatcher, Event, Handler};
 use crate::message::{ChatMessage, Format, IdStyle, now_ms};
 use crate::proto::{CHAT_TOPIC, CHAT_UPDATE_TOPIC, STREAM_TOPIC};
 use crate::transport::{
@@ -34,30 +36,34 @@ pub enum SendMode {
     StreamsOnly,
 }
 
-/// How a [`ChatManager`] behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChatOptions {
-    /// Which formats to send.
-    pub mode: SendMode,
-    /// Ids of legacy-only messages (streams always use UUIDs: the stream id is the message
-    /// id). Default: base62, like the Python SDK.
-    pub legacy_id_style: IdStyle,
-    /// The largest legacy JSON payload sent (old Android refused more than ~15 KB). Longer
-    /// messages go as streams only, or fail in [`SendMode::LegacyOnly`].
-    pub legacy_max_bytes: usize,
-    /// The largest text sent as a stream.
-    pub stream_max_bytes: usize,
-    /// Also send the protobuf `ChatMessage` (read by `RoomEvent::ChatMessage` listeners).
-    pub send_proto: bool,
-    /// Read the protobuf `ChatMessage`.
-    pub receive_proto: bool,
-    /// Messages kept in the history.
-    pub history_capacity: usize,
-    /// Emit this participant's own sent messages as events too (components-js's local echo).
-    pub echo_local: bool,
-    /// The room's name (the channel of normalised events).
-    pub room_name: String,
+chatwire_net::settings! {
+    /// How a [`ChatManager`] behaves: `ChatOptions::default()` and the setters you need.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ChatOptions {
+        /// Which formats to send (default [`SendMode::Compatible`]).
+        mode: SendMode,
+        /// Ids of legacy-only messages (streams always use UUIDs: the stream id is the
+        /// message id). Default: base62, like the Python SDK.
+        legacy_id_style: IdStyle,
+        /// The largest legacy JSON payload sent (default 15,000 bytes: old Android refused
+        /// more than ~15 KB). Longer messages go as streams only, or fail in
+        /// [`SendMode::LegacyOnly`].
+        legacy_max_bytes: usize,
+        /// The largest text sent as a stream (default 1 MiB).
+        stream_max_bytes: usize,
+        /// Also send the protobuf `ChatMessage`, read by `RoomEvent::ChatMessage` listeners
+        /// (default: no).
+        send_proto: bool,
+        /// Read the protobuf `ChatMessage` (default: yes).
+        receive_proto: bool,
+        /// Messages kept in the history (default 10,000).
+        history_capacity: usize,
+        /// Emit this participant's own sent messages as events too, as components-js's local
+        /// echo does (default: no).
+        echo_local: bool,
+        /// The room's name: the channel of normalised events (default `"room"`).
+        room_name: String,
+    }
 }
 
 impl Default for ChatOptions {
@@ -73,29 +79,6 @@ impl Default for ChatOptions {
             echo_local: false,
             room_name: "room".into(),
         }
-    }
-}
-
-impl ChatOptions {
-    /// Sets the send mode.
-    #[must_use]
-    pub fn with_mode(mut self, mode: SendMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Sets the room name.
-    #[must_use]
-    pub fn with_room_name(mut self, name: impl Into<String>) -> Self {
-        self.room_name = name.into();
-        self
-    }
-
-    /// Emits own messages too.
-    #[must_use]
-    pub fn with_echo_local(mut self, echo: bool) -> Self {
-        self.echo_local = echo;
-        self
     }
 }
 
@@ -140,10 +123,6 @@ impl ChatStore for MemoryStore {
         }
         latest
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The messages of the room, keyed by (sender, id), edits and deletes applied.
@@ -193,7 +172,10 @@ struct Inner<T: Transport> {
     transport: T,
     options: ChatOptions,
     history: Mutex<History>,
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<Result<Event, Error>>>>,
+    subscribers: Mutex<Vec<Emitter<Event, Error>>>,
+    waiters: Waiters<Event>,
+    /// Keeps the waits open until the chat ends.
+    attached: Mutex<Option<Attached<Event>>>,
     store: Option<Arc<dyn ChatStore>>,
     closed: AtomicBool,
 }
@@ -220,36 +202,62 @@ impl<T: Transport> std::fmt::Debug for ChatManager<T> {
     }
 }
 
-/// The chat events of a manager, in arrival order. Undecodable packets are yielded as `Err`
-/// and the stream goes on.
+/// The chat events of a manager, in arrival order: chatwire-net's stream (the same type as
+/// the other clients'), plus the room name for [`into_core`](Self::into_core). Undecodable
+/// packets are yielded as `Err` and the stream goes on; it ends after
+/// [`ChatManager::close`] or when the room does.
 #[derive(Debug)]
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<Result<Event, Error>>,
+    inner: chatwire_net::Events<Event, Error>,
+    room: Arc<str>,
 }
 
 impl Events {
-    /// The next event; `None` after [`ChatManager::close`]. Cancel-safe.
+    /// The next event; `None` once the chat has ended.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: use it in `tokio::select!` without losing an event.
     pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        self.rx.recv().await
+        self.inner.next().await
     }
 
-    /// The next event if one is already queued.
+    /// The next event if one is already queued, without waiting.
     pub fn try_next(&mut self) -> Option<Result<Event, Error>> {
-        self.rx.try_recv().ok()
+        self.inner.try_next()
+    }
+
+    /// The normalised events only, as chatwire-core's boxed stream (the channel is the
+    /// room name of [`ChatOptions::room_name`]).
+    pub fn into_core(self) -> EventStream {
+        let room = self.room;
+        Box::pin(self.inner.map(move |item| {
+            item.map(|e| e.to_core(&room))
+                .map_err(chatwire_core::Error::from)
+        }))
     }
 }
 
 impl Stream for Events {
     type Item = Result<Event, Error>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+impl chatwire_net::Retryable for Error {
+    fn retry(&self) -> chatwire_core::Retry {
+        Error::retry(self)
     }
 }
 
 impl<T: Transport> ChatManager<T> {
-    /// Starts the chat over `transport` (spawns the receiving task on the current tokio
-    /// runtime).
+    /// Spawns the chat over `transport`: the receiving task starts at once on the current
+    /// tokio runtime (a LiveKit room is already connected when its transport exists, so there
+    /// is no separate `connect` step: [`subscribe`](Self::subscribe) hands out the events).
     pub fn new(transport: T, options: ChatOptions) -> Self {
         Self::with_store(transport, options, None)
     }
@@ -267,11 +275,14 @@ impl<T: Transport> ChatManager<T> {
             }
         }
         let events = transport.events();
+        let waiters = Waiters::new();
         let inner = Arc::new(Inner {
             transport,
             options,
             history: Mutex::new(history),
             subscribers: Mutex::new(Vec::new()),
+            attached: Mutex::new(Some(waiters.attach())),
+            waiters,
             store,
             closed: AtomicBool::new(false),
         });
@@ -290,8 +301,7 @@ impl<T: Transport> ChatManager<T> {
             // The room is gone (disconnected, or this participant left): end the subscriptions
             // so readers and handlers see the end instead of waiting forever.
             if let Some(inner) = weak.upgrade() {
-                inner.closed.store(true, Ordering::Relaxed);
-                lock(&inner.subscribers).clear();
+                inner.end();
             }
         });
         Self { inner }
@@ -299,33 +309,86 @@ impl<T: Transport> ChatManager<T> {
 
     /// A new subscription to the chat events (any number; each gets every event from now on).
     pub fn subscribe(&self) -> Events {
-        let (tx, rx) = mpsc::unbounded_channel();
-        if self.inner.closed.load(Ordering::Relaxed) {
-            return Events { rx };
+        let (tx, rx) = chatwire_net::channel();
+        if !self.inner.closed.load(Ordering::Relaxed) {
+            lock(&self.inner.subscribers).push(tx);
         }
-        lock(&self.inner.subscribers).push(tx);
-        Events { rx }
+        Events {
+            inner: rx,
+            room: self.inner.options.room_name.as_str().into(),
+        }
     }
 
-    /// Runs `handler` on every event until [`close`](Self::close). It subscribes when first
-    /// polled; [`spawn_handler`](Self::spawn_handler) subscribes at once.
-    pub async fn run<H: Handler>(&self, handler: H) {
-        Self::drive(self.subscribe(), handler).await;
+    /// Runs `handler` on every event, one at a time, until [`close`](Self::close) or the end
+    /// of the room. It subscribes when first polled; [`spawn_handler`](Self::spawn_handler)
+    /// subscribes at once.
+    ///
+    /// # Errors
+    /// The rule of every chatwire client (`chatwire_net::Events::drive`): the last error when
+    /// it is fatal ([`Error::retry`] is [`Retry::Never`](chatwire_core::Retry::Never)). A
+    /// LiveKit chat has none (undecodable packets are passing), so in practice `Ok` when the
+    /// chat ends.
+    pub async fn run<H: Handler<T>>(&self, handler: H) -> Result<(), Error> {
+        Self::drive(self.subscribe(), self.clone(), handler).await
     }
 
     /// Subscribes `handler` now (every event after this call reaches it) and runs it on a new
     /// tokio task, one event at a time, until [`close`](Self::close).
-    pub fn spawn_handler<H: Handler + 'static>(&self, handler: H) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(Self::drive(self.subscribe(), handler))
+    pub fn spawn_handler<H: Handler<T> + 'static>(
+        &self,
+        handler: H,
+    ) -> tokio::task::JoinHandle<Result<(), Error>> {
+        tokio::spawn(Self::drive(self.subscribe(), self.clone(), handler))
     }
 
-    async fn drive<H: Handler>(mut events: Events, handler: H) {
-        while let Some(item) = events.next().await {
-            match item {
-                Ok(e) => e.dispatch(&handler).await,
-                Err(e) => handler.on_error(&e).await,
-            }
-        }
+    async fn drive<H: Handler<T>>(events: Events, manager: Self, handler: H) -> Result<(), Error> {
+        let ctx = Context { manager };
+        events
+            .inner
+            .drive(&Dispatcher {
+                ctx: &ctx,
+                handler: &handler,
+            })
+            .await
+    }
+
+    /// Waits for the next event that satisfies `predicate` and returns it (the event still
+    /// goes to the subscriptions). The wait is registered when this is called, not when the
+    /// future is first polled, so nothing that arrives after the call is missed.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; [`Error::Closed`] when the chat ends first.
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the wait.
+    pub fn wait_for<F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static + use<F, T>
+    where
+        F: Fn(&Event) -> bool + Send + 'static,
+    {
+        let wait = self.inner.waiters.wait_for(predicate, timeout);
+        async move { Ok(wait.await?) }
+    }
+
+    /// Waits for the first event for which `pick` returns `Some`, and returns that value:
+    /// the typed form of [`wait_for`](Self::wait_for), registered the same way.
+    ///
+    /// # Errors
+    /// As [`wait_for`](Self::wait_for).
+    pub fn wait_for_map<V, F>(
+        &self,
+        pick: F,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<V, Error>> + Send + 'static + use<V, F, T>
+    where
+        V: Send + 'static,
+        F: FnMut(&Event) -> Option<V> + Send + 'static,
+    {
+        let wait = self.inner.waiters.wait_for_map(pick, timeout);
+        async move { Ok(wait.await?) }
     }
 
     /// The messages seen (and sent), oldest first, edits and deletes applied.
@@ -347,7 +410,7 @@ impl<T: Transport> ChatManager<T> {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty message, [`Error::TooLarge`], [`Error::Transport`].
-    pub async fn send_message(&self, text: &str) -> Result<ChatMessage, Error> {
+    pub async fn send(&self, text: &str) -> Result<ChatMessage, Error> {
         self.send_to(text, Vec::new()).await
     }
 
@@ -355,7 +418,7 @@ impl<T: Transport> ChatManager<T> {
     /// the legacy copy goes to the same participants (its copy leaks DMs to old clients).
     ///
     /// # Errors
-    /// As [`send_message`](Self::send_message).
+    /// As [`send`](Self::send).
     pub async fn send_to(&self, text: &str, to: Vec<String>) -> Result<ChatMessage, Error> {
         self.check_open()?;
         if text.is_empty() {
@@ -375,12 +438,12 @@ impl<T: Transport> ChatManager<T> {
     }
 
     /// Publishes a new version of one of this participant's messages: an edit, or a deletion
-    /// when `message.deleted` is set (the Python SDK's `update_message`). The original
-    /// timestamp is kept; `edit_timestamp` is set.
+    /// when `message.deleted` is set. The original timestamp is kept; `edit_timestamp` is
+    /// set.
     ///
     /// # Errors
-    /// As [`send_message`](Self::send_message).
-    pub async fn update_message(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
+    /// As [`send`](Self::send).
+    pub async fn update(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
         self.check_open()?;
         if message
             .participant
@@ -411,18 +474,17 @@ impl<T: Transport> ChatManager<T> {
     /// Deletes one of this participant's messages (an update with `deleted` set).
     ///
     /// # Errors
-    /// As [`update_message`](Self::update_message).
-    pub async fn delete_message(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
+    /// As [`update`](Self::update).
+    pub async fn delete(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
         let mut m = message.clone();
         m.deleted = true;
-        self.update_message(&m).await
+        self.update(&m).await
     }
 
-    /// Stops receiving; subscriptions end (they also end by themselves when the transport's
-    /// events end: the room disconnected or this participant left it).
+    /// Stops receiving; subscriptions and pending waits end (they also end by themselves when
+    /// the transport's events end: the room disconnected or this participant left it).
     pub fn close(&self) {
-        self.inner.closed.store(true, Ordering::Relaxed);
-        lock(&self.inner.subscribers).clear();
+        self.inner.end();
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -529,19 +591,57 @@ impl<T: Transport> ChatManager<T> {
     }
 }
 
+/// The names of the Python SDK's `ChatManager` (and components-js's `useChat`), kept so code
+/// ported from them reads the same. Each is the canonical method above under another name.
+impl<T: Transport> ChatManager<T> {
+    /// [`send`](Self::send), by the Python SDK's name.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_message(&self, text: &str) -> Result<ChatMessage, Error> {
+        self.send(text).await
+    }
+
+    /// [`update`](Self::update), by the Python SDK's name.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    pub async fn update_message(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
+        self.update(message).await
+    }
+
+    /// [`delete`](Self::delete), by the Python SDK's name.
+    ///
+    /// # Errors
+    /// As [`delete`](Self::delete).
+    pub async fn delete_message(&self, message: &ChatMessage) -> Result<ChatMessage, Error> {
+        self.delete(message).await
+    }
+}
+
 fn text_of(m: &ChatMessage) -> String {
     m.text().to_owned()
 }
 
 impl<T: Transport> Inner<T> {
     fn emit(&self, item: &Result<Event, Error>) {
+        if let Ok(event) = item {
+            self.waiters.notify(event);
+        }
         lock(&self.subscribers).retain(|tx| {
             let copy = match item {
                 Ok(e) => Ok(e.clone()),
                 Err(e) => Err(clone_error(e)),
             };
-            tx.send(copy).is_ok()
+            tx.emit(copy)
         });
+    }
+
+    /// The chat is over: subscriptions and waits end.
+    fn end(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        lock(&self.subscribers).clear();
+        lock(&self.attached).take();
     }
 
     fn save(&self, m: &ChatMessage) {
@@ -741,6 +841,7 @@ fn clone_error(e: &Error) -> Error {
         },
         Error::Decode(d) => Error::Decode(d.clone()),
         Error::InvalidInput(s) => Error::InvalidInput(s.clone()),
+        Error::Timeout { what } => Error::Timeout { what },
         Error::Closed { code, reason } => Error::Closed {
             code: *code,
             reason: reason.clone(),

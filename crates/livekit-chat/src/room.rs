@@ -170,17 +170,20 @@ impl InMemoryRoom {
     }
 
     /// Drops the next `n` packets (for everyone).
+    #[cfg(feature = "testing")]
     pub fn drop_next(&self, n: u32) {
         lock(&self.shared.state).faults.drop += n;
     }
 
     /// Delivers each of the next `n` packets twice.
+    #[cfg(feature = "testing")]
     pub fn duplicate_next(&self, n: u32) {
         lock(&self.shared.state).faults.duplicate += n;
     }
 
     /// Holds the next `n` packets back and delivers them after the packet that follows (a
     /// reordering).
+    #[cfg(feature = "testing")]
     pub fn reorder_next(&self, n: u32) {
         lock(&self.shared.state).faults.hold += n;
     }
@@ -192,6 +195,7 @@ impl InMemoryRoom {
 
     /// Delivers a packet as the server would deliver one from `from` (`None`: a server API
     /// call), to `to` (`None`: everyone but the sender).
+    #[cfg(feature = "testing")]
     pub fn inject(&self, from: Option<&str>, packet: &lk::DataPacket, to: Option<&[String]>) {
         let mut p = packet.clone();
         from.unwrap_or_default()
@@ -200,6 +204,7 @@ impl InMemoryRoom {
     }
 
     /// Delivers raw bytes (which may not even be a `DataPacket`) to `to` (`None`: everyone).
+    #[cfg(feature = "testing")]
     pub fn inject_bytes(&self, bytes: &[u8], to: Option<&[String]>) {
         self.deliver(None, bytes, to);
     }

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use livekit_chat::{
-    ChatManager, ChatMessage, ChatOptions, ChatStore, Error, Event, Handler, InMemoryRoom,
-    MemoryStore, Participant, RoomOptions, SendMode,
+    ChatManager, ChatMessage, ChatOptions, ChatStore, Context, Error, Event, Handler, InMemoryRoom,
+    MemoryStore, Participant, RoomOptions, SendMode, Transport,
 };
 
 fn pair(room: &InMemoryRoom) -> (ChatManager<Participant>, ChatManager<Participant>) {
@@ -135,20 +135,27 @@ async fn leaving_the_room_ends_the_subscriptions() {
 #[derive(Default)]
 struct Recorder(Mutex<Vec<String>>);
 
-impl Handler for Recorder {
-    async fn on_message_received(&self, message: &ChatMessage) {
+impl<T: Transport> Handler<T> for Recorder {
+    async fn on_event(&self, _: &Context<T>, event: &Event) {
         self.0
             .lock()
             .unwrap()
-            .push(format!("received {}", message.text()));
+            .push(format!("event {}", event.kind()));
     }
-    async fn on_message_edited(&self, message: &ChatMessage) {
+    async fn on_message_received(&self, ctx: &Context<T>, message: &ChatMessage) {
+        self.0.lock().unwrap().push(format!(
+            "received {} as {}",
+            message.text(),
+            ctx.manager.identity()
+        ));
+    }
+    async fn on_message_edited(&self, _: &Context<T>, message: &ChatMessage) {
         self.0
             .lock()
             .unwrap()
             .push(format!("edited {}", message.text()));
     }
-    async fn on_message_deleted(&self, message: &ChatMessage) {
+    async fn on_message_deleted(&self, _: &Context<T>, message: &ChatMessage) {
         self.0
             .lock()
             .unwrap()
@@ -173,17 +180,45 @@ async fn a_handler_sees_received_edited_and_deleted() {
     room.settled().await;
     assert_eq!(drain(&mut marker).len(), 3);
 
-    // Closing ends the handler's subscription after the events already queued for it.
+    // Closing ends the handler's subscription after the events already queued for it, and
+    // `run` ends with `Ok` (nothing in a LiveKit chat is fatal).
     bob.close();
-    run.await.unwrap();
+    run.await.unwrap().expect("a closed chat ends run cleanly");
     assert_eq!(
         *recorder.0.lock().unwrap(),
         [
-            "received one",
+            "event received",
+            "received one as bob",
+            "event edited",
             "edited one, edited",
+            "event deleted",
             format!("deleted {}", m.id).as_str()
         ]
     );
+}
+
+#[tokio::test]
+async fn wait_for_registers_at_the_call_and_ends_with_the_chat() {
+    let room = InMemoryRoom::default();
+    let (alice, bob) = pair(&room);
+    let long = std::time::Duration::from_secs(30);
+    let text = bob.wait_for_map(
+        |e| match e {
+            Event::Received(m) => Some(m.text().to_owned()),
+            _ => None,
+        },
+        long,
+    );
+    let edited = bob.wait_for(|e| matches!(e, Event::Edited(_)), long);
+    let never = bob.wait_for(|_| false, long);
+    let mut m = alice.send("first").await.unwrap();
+    m.message = Some("first, edited".into());
+    alice.update(&m).await.unwrap();
+    assert_eq!(text.await.unwrap(), "first");
+    assert_eq!(edited.await.unwrap().message().text(), "first, edited");
+    bob.close();
+    let e = never.await.expect_err("the chat ended first");
+    assert!(matches!(e, Error::Closed { .. }), "{e}");
 }
 
 #[tokio::test]
@@ -224,8 +259,7 @@ async fn the_store_sees_every_change_and_restores_the_history() {
 #[tokio::test]
 async fn history_is_bounded_by_its_capacity() {
     let room = InMemoryRoom::default();
-    let mut options = ChatOptions::default();
-    options.history_capacity = 3;
+    let options = ChatOptions::default().history_capacity(3);
     let alice = ChatManager::new(room.join("alice"), options);
     for i in 0..5 {
         alice.send_message(&format!("m{i}")).await.unwrap();
@@ -256,9 +290,11 @@ async fn bad_input_gets_clear_errors() {
 
     let legacy = ChatManager::new(
         room.join("old-client"),
-        ChatOptions::default().with_mode(SendMode::LegacyOnly),
+        ChatOptions::default()
+            .mode(SendMode::LegacyOnly)
+            .legacy_max_bytes(1000),
     );
-    let big = "x".repeat(legacy.options().legacy_max_bytes);
+    let big = "x".repeat(1000);
     let err = legacy.send_message(&big).await.unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     assert!(

@@ -153,10 +153,10 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
             "streams_only" => SendMode::StreamsOnly,
             _ => SendMode::Compatible,
         };
-        let mut options = ChatOptions::default()
-            .with_mode(mode)
-            .with_echo_local(p["echo"].as_bool().unwrap_or(false));
-        options.send_proto = p["send_proto"].as_bool().unwrap_or(false);
+        let options = ChatOptions::default()
+            .mode(mode)
+            .echo_local(p["echo"].as_bool().unwrap_or(false))
+            .send_proto(p["send_proto"].as_bool().unwrap_or(false));
         let chat = ChatManager::new(transport, options);
         let events = chat.subscribe();
         members.push(Member {

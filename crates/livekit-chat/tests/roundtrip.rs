@@ -194,8 +194,8 @@ async fn conversations_round_trip_in_every_send_mode() {
         SendMode::LegacyOnly,
     ] {
         let room = InMemoryRoom::default();
-        let alice = ChatManager::new(room.join("alice"), ChatOptions::default().with_mode(mode));
-        let bob = ChatManager::new(room.join("bob"), ChatOptions::default().with_mode(mode));
+        let alice = ChatManager::new(room.join("alice"), ChatOptions::default().mode(mode));
+        let bob = ChatManager::new(room.join("bob"), ChatOptions::default().mode(mode));
         let mut events = bob.subscribe();
         for _ in 0..20 {
             // Legacy JSON must fit one packet (escapes may grow a text sixfold).

@@ -36,9 +36,7 @@ fn assert_error_clean(what: &str, e: Error) {
 }
 
 fn options(mode: SendMode) -> ChatOptions {
-    let mut o = ChatOptions::default().with_mode(mode);
-    o.send_proto = true;
-    o
+    ChatOptions::default().mode(mode).send_proto(true)
 }
 
 #[tokio::test]
@@ -50,8 +48,7 @@ async fn no_secret_in_debug_display_or_logs() {
     let alice = ChatManager::new(room.join("alice"), options(SendMode::Compatible));
     let bob = ChatManager::new(room.join("bob"), options(SendMode::LegacyOnly));
     // A legacy copy too large to send: logged, and sent as a stream only.
-    let mut small = options(SendMode::Compatible);
-    small.legacy_max_bytes = 64;
+    let small = options(SendMode::Compatible).legacy_max_bytes(64);
     let carol = ChatManager::new(room.join("carol"), small.clone());
     let mut events = [alice.subscribe(), bob.subscribe(), carol.subscribe()];
 
@@ -97,8 +94,7 @@ async fn no_secret_in_debug_display_or_logs() {
     assert_error_clean("an empty message", err);
     let err = alice.update_message(&reply).await.unwrap_err();
     assert_error_clean("editing another's message", err);
-    let mut legacy = options(SendMode::LegacyOnly);
-    legacy.legacy_max_bytes = 64;
+    let legacy = options(SendMode::LegacyOnly).legacy_max_bytes(64);
     let erin = ChatManager::new(room.join("erin"), legacy);
     let err = erin.send_message(&text.repeat(4)).await.unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");

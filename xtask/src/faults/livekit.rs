@@ -102,7 +102,7 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
     );
     let alice = ChatManager::new(
         room.join("alice"),
-        ChatOptions::default().with_mode(mode(head["sender"].as_str().unwrap_or(""))),
+        ChatOptions::default().mode(mode(head["sender"].as_str().unwrap_or(""))),
     );
     let bob = ChatManager::new(room.join("bob"), ChatOptions::default());
     let mut events = bob.subscribe();

@@ -356,8 +356,9 @@ async fn our_session(scenario: OurScenario) -> Result<OurSession, String> {
         inner: room.join(RUST),
         sent: Arc::clone(&sent),
     };
-    let mut options = ChatOptions::default().with_mode(scenario.mode);
-    options.send_proto = scenario.send_proto;
+    let options = ChatOptions::default()
+        .mode(scenario.mode)
+        .send_proto(scenario.send_proto);
     let chat = ChatManager::new(recorder, options);
     let count = || sent.lock().unwrap_or_else(PoisonError::into_inner).len();
     let mut actions: Vec<(ChatMessage, Range<usize>)> = Vec::new();
