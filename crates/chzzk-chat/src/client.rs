@@ -16,9 +16,8 @@ use crate::event::{Context, Dispatcher, Event, Handler};
 use crate::http::Api;
 use crate::http::ORIGIN;
 use crate::model::{
-    AccessToken, Auth, BroadcastChange, ChatMessage, Connected, Disconnected, LiveDetail,
-    LiveState, LiveStatus, Message, Origin, PartialUser, ProfileCard, RecentChat, Reconnecting,
-    SessionEnded, User,
+    AccessToken, Auth, BroadcastChange, Connected, Disconnected, LiveDetail, LiveState, LiveStatus,
+    Message, Origin, PartialUser, ProfileCard, RecentChat, Reconnecting, SessionEnded, User,
 };
 use crate::proto::{self, Inbound, decode};
 use crate::{Error, ManageClient};
@@ -266,16 +265,16 @@ impl ChatClient {
     /// # Errors
     /// [`Error::LoginRequired`], [`Error::InvalidInput`] for empty text, [`Error::NotConnected`],
     /// or [`Error::Closed`] when the client stops first.
-    pub async fn send_chat(&self, text: impl Into<String>) -> Result<(), Error> {
-        self.send_chat_with_emojis(text, BTreeMap::new()).await
+    pub async fn send(&self, text: impl Into<String>) -> Result<(), Error> {
+        self.send_with_emojis(text, BTreeMap::new()).await
     }
 
     /// Sends a chat line with emoticons: write them as `{:name:}` in `text` and map each name
     /// to its image URL in `emojis`.
     ///
     /// # Errors
-    /// As [`send_chat`](Self::send_chat).
-    pub async fn send_chat_with_emojis(
+    /// As [`send`](Self::send).
+    pub async fn send_with_emojis(
         &self,
         text: impl Into<String>,
         emojis: BTreeMap<String, String>,
@@ -467,7 +466,7 @@ impl ChatClient {
     ///
     /// # Errors
     /// [`Error::LoginRequired`], HTTP and network errors.
-    pub async fn set_notice_message<E>(&self, message: &Message<E>) -> Result<(), Error> {
+    pub async fn pin<E>(&self, message: &Message<E>) -> Result<(), Error> {
         let extras = match message.raw().get("extras") {
             Some(Value::String(s)) => s.clone(),
             Some(v) if v.is_object() => v.to_string(),
@@ -485,7 +484,7 @@ impl ChatClient {
     ///
     /// # Errors
     /// [`Error::LoginRequired`], HTTP and network errors.
-    pub async fn delete_notice_message(&self) -> Result<(), Error> {
+    pub async fn unpin(&self) -> Result<(), Error> {
         let chat = self.current_chat_channel().await?;
         self.api().delete_notice(&chat).await.map(drop)
     }
@@ -494,7 +493,7 @@ impl ChatClient {
     ///
     /// # Errors
     /// [`Error::LoginRequired`], HTTP and network errors.
-    pub async fn blind_message<E>(&self, message: &Message<E>) -> Result<(), Error> {
+    pub async fn blind<E>(&self, message: &Message<E>) -> Result<(), Error> {
         let body = json!({
             "channelId": message.chat_channel_id, "chatType": "STREAMING", "message": message.content,
             "messageTime": message.time_ms, "messageUserIdHash": message.user_id,
@@ -537,86 +536,6 @@ impl ChatClient {
     /// The management API of this client's channel.
     pub fn manage_self(&self) -> ManageClient {
         self.manage(None)
-    }
-}
-
-impl ChatMessage {
-    /// Pins this line ([`ChatClient::set_notice_message`]).
-    ///
-    /// # Errors
-    /// As [`ChatClient::set_notice_message`].
-    pub async fn pin(&self, client: &ChatClient) -> Result<(), Error> {
-        client.set_notice_message(self).await
-    }
-
-    /// Hides this line ([`ChatClient::blind_message`]).
-    ///
-    /// # Errors
-    /// As [`ChatClient::blind_message`].
-    pub async fn blind(&self, client: &ChatClient) -> Result<(), Error> {
-        client.blind_message(self).await
-    }
-
-    /// Times the author out ([`ChatClient::temporary_restrict`]).
-    ///
-    /// # Errors
-    /// As [`ChatClient::temporary_restrict`].
-    pub async fn temporary_restrict(
-        &self,
-        client: &ChatClient,
-    ) -> Result<Option<PartialUser>, Error> {
-        client.temporary_restrict(&self.user_id).await
-    }
-
-    /// Answers in the same chat ([`ChatClient::send_chat`]).
-    ///
-    /// # Errors
-    /// As [`ChatClient::send_chat`].
-    pub async fn reply(&self, client: &ChatClient, text: impl Into<String>) -> Result<(), Error> {
-        client.send_chat(text).await
-    }
-}
-
-impl crate::model::NoticeMessage {
-    /// Removes this pin ([`ChatClient::delete_notice_message`]).
-    ///
-    /// # Errors
-    /// As [`ChatClient::delete_notice_message`].
-    pub async fn unpin(&self, client: &ChatClient) -> Result<(), Error> {
-        client.delete_notice_message().await
-    }
-}
-
-impl crate::model::DonationMessage {
-    /// The mission this donation proposes or joins, if it is a mission donation.
-    pub fn mission_id(&self) -> Option<&str> {
-        self.extras
-            .mission
-            .as_ref()
-            .and_then(|m| m.mission_donation_id.as_deref())
-    }
-
-    /// Approves the pending mission this donation proposes (streamer only).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when it is not a mission donation; as
-    /// [`ManageClient::approve_mission`].
-    pub async fn approve(&self, client: &ChatClient) -> Result<Value, Error> {
-        let id = self
-            .mission_id()
-            .ok_or_else(|| Error::InvalidInput("not a mission donation".into()))?;
-        client.manage_self().approve_mission(id).await
-    }
-
-    /// Rejects the pending mission this donation proposes (streamer only).
-    ///
-    /// # Errors
-    /// As [`approve`](Self::approve).
-    pub async fn reject(&self, client: &ChatClient) -> Result<Value, Error> {
-        let id = self
-            .mission_id()
-            .ok_or_else(|| Error::InvalidInput("not a mission donation".into()))?;
-        client.manage_self().reject_mission(id).await
     }
 }
 

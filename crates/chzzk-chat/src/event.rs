@@ -163,7 +163,13 @@ impl Event {
 
 /// A chat line in chatwire-core's shape: the channel is the streamer's channel id, the message
 /// id is `"{user_id}:{time_ms}"`.
-pub fn core_message<E>(m: &Message<E>) -> chatwire_core::ChatMessage {
+impl<E> From<&Message<E>> for chatwire_core::ChatMessage {
+    fn from(m: &Message<E>) -> Self {
+        core_message(m)
+    }
+}
+
+fn core_message<E>(m: &Message<E>) -> chatwire_core::ChatMessage {
     let author = Author::new(m.user_id.clone(), m.nickname().map(str::to_owned));
     let mut out = chatwire_core::ChatMessage::new(
         Platform::Chzzk,

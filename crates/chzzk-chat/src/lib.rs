@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
+mod compat;
 mod config;
 mod error;
 mod event;
@@ -17,7 +18,7 @@ pub use chatwire_net::ReconnectPolicy;
 pub use client::{ChatClient, Events};
 pub use config::{ClientBuilder, Credentials, Endpoints, Timing};
 pub use error::Error;
-pub use event::{Context, Event, Handler, core_message};
+pub use event::{Context, Event, Handler};
 pub use manage::{ManageClient, Page, RestrictDays, Role};
 pub use model::{
     Blind, ChatMessage, DonationMessage, Line, Message, Mission, NoticeMessage, Profile,

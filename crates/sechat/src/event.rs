@@ -168,7 +168,7 @@ impl Event {
 
 /// A message event in chatwire-core's shape (room id as channel, message id as id, the
 /// decoded text).
-pub fn core_message(d: &EventData) -> Option<ChatMessage> {
+pub(crate) fn core_message(d: &EventData) -> Option<ChatMessage> {
     let mut channel = ChannelRef::group(d.room_id?.to_string());
     if let Some(n) = &d.room_name {
         channel = channel.with_name(n.clone());

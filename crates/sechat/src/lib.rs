@@ -18,7 +18,7 @@ pub use client::{ChatClient, Events, Profile, Room};
 pub use config::{ClientBuilder, RateLimitPolicy, Server, Timing};
 pub use credentials::Credentials;
 pub use error::{Error, LoginError};
-pub use event::{Context, Event, Handler, core_message};
+pub use event::{Context, Event, Handler};
 pub use model::{EventData, SendResult};
 
 #[cfg(test)]

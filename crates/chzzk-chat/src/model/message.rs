@@ -582,3 +582,13 @@ pub struct RecentChat {
     /// The pinned notice, if any.
     pub notice: Option<NoticeMessage>,
 }
+
+impl DonationMessage {
+    /// The mission this donation proposes or joins, if it is a mission donation.
+    pub fn mission_id(&self) -> Option<&str> {
+        self.extras
+            .mission
+            .as_ref()
+            .and_then(|m| m.mission_donation_id.as_deref())
+    }
+}
