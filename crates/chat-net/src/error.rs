@@ -113,6 +113,70 @@ macro_rules! client_error {
     };
 }
 
+/// Declares a socket client's `Error` enum: the variants given, then the five every socket
+/// client shares, declared once here with their messages: `Transport { source }`,
+/// `Timeout { what }`, `Decode(DecodeError)`, `Closed { code, reason }` and
+/// `InvalidInput(String)`. Derive `thiserror::Error` on it (the shared variants carry their
+/// `#[error]` attributes), then call [`client_error!`] for the conversions.
+///
+/// ```
+/// chatwire_net::error_enum! {
+///     /// Everything that can go wrong.
+///     #[derive(Debug, thiserror::Error)]
+///     pub enum Error {
+///         /// The login was refused.
+///         #[error("login refused")]
+///         LoginRefused,
+///     }
+/// }
+///
+/// let e = Error::Timeout { what: "an answer" };
+/// assert_eq!(e.to_string(), "timed out waiting for an answer");
+/// ```
+#[macro_export]
+macro_rules! error_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($own:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($own)*
+            /// Network, TLS, HTTP or WebSocket failure.
+            #[error("network error: {source}")]
+            Transport {
+                /// The underlying error.
+                #[source]
+                source: $crate::chatwire_core::BoxError,
+            },
+            /// Something took longer than its configured limit.
+            #[error("timed out waiting for {what}")]
+            Timeout {
+                /// What was being waited for.
+                what: &'static str,
+            },
+            /// The server sent something that could not be decoded; the raw payload is kept
+            /// and the event stream goes on.
+            #[error("{0}")]
+            Decode(#[from] $crate::chatwire_core::DecodeError),
+            /// The connection closed.
+            #[error("connection closed{}: {reason}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
+            Closed {
+                /// The close code, when there was a close frame.
+                code: Option<u16>,
+                /// Why.
+                reason: String,
+            },
+            /// The caller passed something the platform cannot accept; the message says what
+            /// to fix.
+            #[error("invalid input: {0}")]
+            InvalidInput(String),
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

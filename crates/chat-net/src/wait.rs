@@ -192,6 +192,68 @@ impl<E: 'static> Waiters<E> {
     }
 }
 
+/// Writes a handle's `wait_for` and `wait_for_map` over its [`Waiters`], with their docs, so
+/// every client has the same two methods: `|this| this.inner.waiters` says where the handle
+/// keeps them; `captures: [T]` names the handle's type parameters, if any.
+#[macro_export]
+macro_rules! wait_methods {
+    (
+        waiters: |$this:ident| $waiters:expr,
+        event: $event:ty,
+        error: $error:ty
+        $(, captures: [$($g:ident),*])? $(,)?
+    ) => {
+        /// Waits for the next event that satisfies `predicate` and returns it (the event
+        /// still goes to the stream). The wait is registered when this is called, not when
+        /// the future is first polled, so nothing that arrives after the call is missed;
+        /// called before the stream starts, it sees the stream from its first event.
+        ///
+        /// # Errors
+        /// `Error::Timeout`; `Error::Closed` when the stream ends first (or the connection
+        /// it waited for failed).
+        ///
+        /// # Cancel safety
+        /// Dropping the future abandons the wait.
+        pub fn wait_for<F>(
+            &self,
+            predicate: F,
+            timeout: ::std::time::Duration,
+        ) -> impl ::core::future::Future<Output = ::core::result::Result<$event, $error>>
+               + Send
+               + 'static
+               + use<F $($(, $g)*)?>
+        where
+            F: Fn(&$event) -> bool + Send + 'static,
+        {
+            let $this = self;
+            let wait = ($waiters).wait_for(predicate, timeout);
+            async move { Ok(wait.await?) }
+        }
+
+        /// Waits for the first event for which `pick` returns `Some`, and returns that value:
+        /// the typed form of `wait_for`, registered the same way.
+        ///
+        /// # Errors
+        /// As `wait_for`.
+        pub fn wait_for_map<V, F>(
+            &self,
+            pick: F,
+            timeout: ::std::time::Duration,
+        ) -> impl ::core::future::Future<Output = ::core::result::Result<V, $error>>
+               + Send
+               + 'static
+               + use<V, F $($(, $g)*)?>
+        where
+            V: Send + 'static,
+            F: FnMut(&$event) -> Option<V> + Send + 'static,
+        {
+            let $this = self;
+            let wait = ($waiters).wait_for_map(pick, timeout);
+            async move { Ok(wait.await?) }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

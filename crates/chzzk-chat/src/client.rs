@@ -331,63 +331,11 @@ impl ChatClient {
         }
     }
 
-    /// Waits for the next event that satisfies `predicate` and returns it (the event still
-    /// goes to the stream). The wait is registered when this is called, not when the future
-    /// is first polled, so nothing that arrives after the call is missed; called before
-    /// `connect()`, it sees the stream from its first event.
-    ///
-    /// # Errors
-    /// [`Error::Timeout`]; [`Error::Closed`] when the stream ends first (or the connection
-    /// it waited for failed).
-    ///
-    /// # Cancel safety
-    /// Dropping the future abandons the wait.
-    pub fn wait_for<F>(
-        &self,
-        predicate: F,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static + use<F>
-    where
-        F: Fn(&Event) -> bool + Send + 'static,
-    {
-        let wait = self.inner.waiters.wait_for(predicate, timeout);
-        async move { Ok(wait.await?) }
-    }
-
-    /// Waits for the first event for which `pick` returns `Some`, and returns that value:
-    /// the typed form of [`wait_for`](Self::wait_for), registered the same way.
-    ///
-    /// ```no_run
-    /// # async fn run(client: chzzk_chat::ChatClient) -> Result<(), chzzk_chat::Error> {
-    /// use std::time::Duration;
-    /// use chzzk_chat::Event;
-    ///
-    /// let next_donation = client.wait_for_map(
-    ///     |e| match e {
-    ///         Event::Donation(d) => Some(d.clone()),
-    ///         _ => None,
-    ///     },
-    ///     Duration::from_secs(60),
-    /// );
-    /// let donation = next_donation.await?;
-    /// println!("{} donated", donation.nickname().unwrap_or("someone"));
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`wait_for`](Self::wait_for).
-    pub fn wait_for_map<T, F>(
-        &self,
-        pick: F,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<T, Error>> + Send + 'static + use<T, F>
-    where
-        T: Send + 'static,
-        F: FnMut(&Event) -> Option<T> + Send + 'static,
-    {
-        let wait = self.inner.waiters.wait_for_map(pick, timeout);
-        async move { Ok(wait.await?) }
-    }
+    chatwire_net::wait_methods!(
+        waiters: |client| client.inner.waiters,
+        event: Event,
+        error: Error,
+    );
 
     /// Leaves the chat: a closing handshake that still delivers every frame the server sent
     /// before it, then [`Event::Disconnected`] and the end of the stream. Returns when the

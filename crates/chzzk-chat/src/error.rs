@@ -1,107 +1,81 @@
 use std::time::Duration;
 
-use chatwire_core::{BoxError, DecodeError, ErrorKind, Platform, Retry};
+use chatwire_core::{DecodeError, ErrorKind, Platform, Retry};
 
-/// Everything that can go wrong, by failure class.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The channel has no live status at all (never broadcast, or a wrong id).
-    #[error("channel {channel_id} has no live status (wrong id, or it never broadcast)")]
-    ChannelNotFound {
-        /// The channel.
-        channel_id: String,
-    },
-    /// The channel has no chat channel right now (off air).
-    #[error("channel {channel_id} has no chat channel now (off air)")]
-    ChannelOffline {
-        /// The channel.
-        channel_id: String,
-    },
-    /// The live is 19+ and the client is not logged in as a verified adult.
-    #[error("channel {channel_id} is 19+: log in with a verified adult account to join its chat")]
-    AdultRestricted {
-        /// The channel.
-        channel_id: String,
-    },
-    /// The chat server refused the join (its `retCode` and `retMsg`).
-    #[error("the chat server refused to join: retCode {ret_code} ({ret_msg})")]
-    ConnectFailed {
-        /// `retCode`: 105 is an unknown chat channel; 302–304 ask to reconnect elsewhere.
-        ret_code: i64,
-        /// `retMsg`.
-        ret_msg: String,
-    },
-    /// The connection closed.
-    #[error("connection closed{}: {reason}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
-    Closed {
-        /// The close code, when there was a close frame.
-        code: Option<u16>,
-        /// Why.
-        reason: String,
-    },
-    /// The server ended the session (90102).
-    #[error("the server ended the chat session")]
-    SessionEnded,
-    /// The call needs the `NID_AUT`/`NID_SES` cookies.
-    #[error("{action} needs a login (NID_AUT and NID_SES cookies)")]
-    LoginRequired {
-        /// What was attempted.
-        action: &'static str,
-    },
-    /// A command needs a joined chat and the client is not connected.
-    #[error("not connected: call connect() first")]
-    NotConnected,
-    /// An HTTP call answered with an error status or an error `code`.
-    #[error("{method} {url} failed: HTTP {status}{}: {}", code.map(|c| format!(", code {c}")).unwrap_or_default(), message.as_deref().unwrap_or(body))]
-    Http {
-        /// Method.
-        method: &'static str,
-        /// URL, without query.
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// The envelope's `code`, when the body had one.
-        code: Option<i64>,
-        /// The envelope's `message`.
-        message: Option<String>,
-        /// The body (truncated to 2 KiB).
-        body: String,
-    },
-    /// The server asked for a pause.
-    #[error("rate limited{}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
-    RateLimited {
-        /// How long, when said.
-        retry_after: Option<Duration>,
-    },
-    /// Network or TLS failure.
-    #[error("network error: {source}")]
-    Transport {
-        /// The underlying error.
-        #[source]
-        source: BoxError,
-    },
-    /// Something took longer than its configured limit.
-    #[error("timed out waiting for {what}")]
-    Timeout {
-        /// What.
-        what: &'static str,
-    },
-    /// The server sent something that could not be decoded; the raw payload is kept and the
-    /// event stream goes on.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// A recent-chat request failed on the server.
-    #[error("recent chat request failed: retCode {ret_code} ({ret_msg})")]
-    RecentChatFailed {
-        /// `retCode`.
-        ret_code: i64,
-        /// `retMsg`.
-        ret_msg: String,
-    },
-    /// The caller passed something Chzzk cannot accept.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
+chatwire_net::error_enum! {
+    /// Everything that can go wrong, by failure class.
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum Error {
+        /// The channel has no live status at all (never broadcast, or a wrong id).
+        #[error("channel {channel_id} has no live status (wrong id, or it never broadcast)")]
+        ChannelNotFound {
+            /// The channel.
+            channel_id: String,
+        },
+        /// The channel has no chat channel right now (off air).
+        #[error("channel {channel_id} has no chat channel now (off air)")]
+        ChannelOffline {
+            /// The channel.
+            channel_id: String,
+        },
+        /// The live is 19+ and the client is not logged in as a verified adult.
+        #[error("channel {channel_id} is 19+: log in with a verified adult account to join its chat")]
+        AdultRestricted {
+            /// The channel.
+            channel_id: String,
+        },
+        /// The chat server refused the join (its `retCode` and `retMsg`).
+        #[error("the chat server refused to join: retCode {ret_code} ({ret_msg})")]
+        ConnectFailed {
+            /// `retCode`: 105 is an unknown chat channel; 302–304 ask to reconnect elsewhere.
+            ret_code: i64,
+            /// `retMsg`.
+            ret_msg: String,
+        },
+        /// The server ended the session (90102).
+        #[error("the server ended the chat session")]
+        SessionEnded,
+        /// The call needs the `NID_AUT`/`NID_SES` cookies.
+        #[error("{action} needs a login (NID_AUT and NID_SES cookies)")]
+        LoginRequired {
+            /// What was attempted.
+            action: &'static str,
+        },
+        /// A command needs a joined chat and the client is not connected.
+        #[error("not connected: call connect() first")]
+        NotConnected,
+        /// An HTTP call answered with an error status or an error `code`.
+        #[error("{method} {url} failed: HTTP {status}{}: {}", code.map(|c| format!(", code {c}")).unwrap_or_default(), message.as_deref().unwrap_or(body))]
+        Http {
+            /// Method.
+            method: &'static str,
+            /// URL, without query.
+            url: String,
+            /// HTTP status.
+            status: u16,
+            /// The envelope's `code`, when the body had one.
+            code: Option<i64>,
+            /// The envelope's `message`.
+            message: Option<String>,
+            /// The body (truncated to 2 KiB).
+            body: String,
+        },
+        /// The server asked for a pause.
+        #[error("rate limited{}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
+        RateLimited {
+            /// How long, when said.
+            retry_after: Option<Duration>,
+        },
+        /// A recent-chat request failed on the server.
+        #[error("recent chat request failed: retCode {ret_code} ({ret_msg})")]
+        RecentChatFailed {
+            /// `retCode`.
+            ret_code: i64,
+            /// `retMsg`.
+            ret_msg: String,
+        },
+    }
 }
 
 pub(crate) use chatwire_core::excerpt as truncate;

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::Duration;
 
 use chatwire_core::EventStream;
 use chatwire_net::{Attached, Emitter, Waiters, lock};
@@ -352,44 +351,12 @@ impl<T: Transport> ChatManager<T> {
             .await
     }
 
-    /// Waits for the next event that satisfies `predicate` and returns it (the event still
-    /// goes to the subscriptions). The wait is registered when this is called, not when the
-    /// future is first polled, so nothing that arrives after the call is missed.
-    ///
-    /// # Errors
-    /// [`Error::Timeout`]; [`Error::Closed`] when the chat ends first.
-    ///
-    /// # Cancel safety
-    /// Dropping the future abandons the wait.
-    pub fn wait_for<F>(
-        &self,
-        predicate: F,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static + use<F, T>
-    where
-        F: Fn(&Event) -> bool + Send + 'static,
-    {
-        let wait = self.inner.waiters.wait_for(predicate, timeout);
-        async move { Ok(wait.await?) }
-    }
-
-    /// Waits for the first event for which `pick` returns `Some`, and returns that value:
-    /// the typed form of [`wait_for`](Self::wait_for), registered the same way.
-    ///
-    /// # Errors
-    /// As [`wait_for`](Self::wait_for).
-    pub fn wait_for_map<V, F>(
-        &self,
-        pick: F,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<V, Error>> + Send + 'static + use<V, F, T>
-    where
-        V: Send + 'static,
-        F: FnMut(&Event) -> Option<V> + Send + 'static,
-    {
-        let wait = self.inner.waiters.wait_for_map(pick, timeout);
-        async move { Ok(wait.await?) }
-    }
+    chatwire_net::wait_methods!(
+        waiters: |manager| manager.inner.waiters,
+        event: Event,
+        error: Error,
+        captures: [T],
+    );
 
     /// The messages seen (and sent), oldest first, edits and deletes applied.
     pub fn history(&self) -> Vec<ChatMessage> {

@@ -613,46 +613,11 @@ impl Room {
             .await
     }
 
-    /// Waits for the next event that satisfies `predicate` and returns it (the event still
-    /// goes to the stream). The wait is registered when this is called, not when the future
-    /// is first polled, so nothing that arrives after the call is missed; called before
-    /// `connect()`, it sees the stream from its first event.
-    ///
-    /// # Errors
-    /// [`Error::Timeout`]; [`Error::Closed`] when the stream ends first (or the connection
-    /// it waited for failed).
-    ///
-    /// # Cancel safety
-    /// Dropping the future abandons the wait.
-    pub fn wait_for<F>(
-        &self,
-        predicate: F,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<Event, Error>> + Send + 'static + use<F>
-    where
-        F: Fn(&Event) -> bool + Send + 'static,
-    {
-        let wait = self.inner.waiters.wait_for(predicate, timeout);
-        async move { Ok(wait.await?) }
-    }
-
-    /// Waits for the first event for which `pick` returns `Some`, and returns that value:
-    /// the typed form of [`wait_for`](Self::wait_for), registered the same way.
-    ///
-    /// # Errors
-    /// As [`wait_for`](Self::wait_for).
-    pub fn wait_for_map<T, F>(
-        &self,
-        pick: F,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<T, Error>> + Send + 'static + use<T, F>
-    where
-        T: Send + 'static,
-        F: FnMut(&Event) -> Option<T> + Send + 'static,
-    {
-        let wait = self.inner.waiters.wait_for_map(pick, timeout);
-        async move { Ok(wait.await?) }
-    }
+    chatwire_net::wait_methods!(
+        waiters: |room| room.inner.waiters,
+        event: Event,
+        error: Error,
+    );
 
     /// Stops the event stream after delivering what the server sent before (a closing
     /// handshake, or the end of polling), then [`Event::Disconnected`]; logged in, it also

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use chatwire_core::{BoxError, DecodeError, ErrorKind, Platform, Retry};
+use chatwire_core::{DecodeError, ErrorKind, Platform, Retry};
 
 /// Why logging in failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,87 +48,61 @@ pub enum LoginError {
     },
 }
 
-/// Everything that can go wrong.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Logging in failed.
-    #[error("login: {0}")]
-    Login(#[from] LoginError),
-    /// Saved credentials are no longer accepted (log in again).
-    #[error("the saved credentials have expired")]
-    Expired,
-    /// The server refused an action and said why (its text, verbatim).
-    #[error("{action} failed (HTTP {status}): {text}")]
-    OperationFailed {
-        /// What was attempted.
-        action: &'static str,
-        /// HTTP status.
-        status: u16,
-        /// The server's text.
-        text: String,
-    },
-    /// The message does not exist (the server redirects instead of answering).
-    #[error("message {message_id} does not exist")]
-    NoSuchMessage {
-        /// The id.
-        message_id: u64,
-    },
-    /// Still rate limited after the configured retries.
-    #[error("rate limited{}", retry_after.map(|d| format!(": try again in {d:?}")).unwrap_or_default())]
-    RateLimited {
-        /// What the server asked for last.
-        retry_after: Option<Duration>,
-    },
-    /// An HTTP call answered with an unexpected status.
-    #[error("{method} {url} failed: HTTP {status}: {body}")]
-    Http {
-        /// Method.
-        method: &'static str,
-        /// The logical URL, without query.
-        url: String,
-        /// Status.
-        status: u16,
-        /// The body (truncated).
-        body: String,
-    },
-    /// Network or TLS failure.
-    #[error("network error: {source}")]
-    Transport {
-        /// The underlying error.
-        #[source]
-        source: BoxError,
-    },
-    /// Something took longer than its limit.
-    #[error("timed out waiting for {what}")]
-    Timeout {
-        /// What.
-        what: &'static str,
-    },
-    /// The server sent something that could not be decoded; the payload is kept and the
-    /// event stream goes on.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// The connection closed.
-    #[error("connection closed{}: {reason}", code.map(|c| format!(" with code {c}")).unwrap_or_default())]
-    Closed {
-        /// The close code, when there was a close frame.
-        code: Option<u16>,
-        /// Why.
-        reason: String,
-    },
-    /// The caller passed something Stack Exchange cannot accept.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    /// Reading or writing a credentials file failed.
-    #[error("{}: {source}", path.display())]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+chatwire_net::error_enum! {
+    /// Everything that can go wrong.
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum Error {
+        /// Logging in failed.
+        #[error("login: {0}")]
+        Login(#[from] LoginError),
+        /// Saved credentials are no longer accepted (log in again).
+        #[error("the saved credentials have expired")]
+        Expired,
+        /// The server refused an action and said why (its text, verbatim).
+        #[error("{action} failed (HTTP {status}): {text}")]
+        OperationFailed {
+            /// What was attempted.
+            action: &'static str,
+            /// HTTP status.
+            status: u16,
+            /// The server's text.
+            text: String,
+        },
+        /// The message does not exist (the server redirects instead of answering).
+        #[error("message {message_id} does not exist")]
+        NoSuchMessage {
+            /// The id.
+            message_id: u64,
+        },
+        /// Still rate limited after the configured retries.
+        #[error("rate limited{}", retry_after.map(|d| format!(": try again in {d:?}")).unwrap_or_default())]
+        RateLimited {
+            /// What the server asked for last.
+            retry_after: Option<Duration>,
+        },
+        /// An HTTP call answered with an unexpected status.
+        #[error("{method} {url} failed: HTTP {status}: {body}")]
+        Http {
+            /// Method.
+            method: &'static str,
+            /// The logical URL, without query.
+            url: String,
+            /// Status.
+            status: u16,
+            /// The body (truncated).
+            body: String,
+        },
+        /// Reading or writing a credentials file failed.
+        #[error("{}: {source}", path.display())]
+        File {
+            /// The file.
+            path: PathBuf,
+            /// The I/O error.
+            #[source]
+            source: std::io::Error,
+        },
+    }
 }
 
 pub(crate) use chatwire_core::excerpt as truncate;
