@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use chatwire_net::lock;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
@@ -304,10 +305,6 @@ impl Drop for ReplayServer {
     fn drop(&mut self) {
         self.inner.shutdown.send_replace(true);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A clone of the liveness token: `finish` waits until every clone is dropped.
