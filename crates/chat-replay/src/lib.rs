@@ -23,6 +23,7 @@ pub mod pattern;
 pub mod rng;
 pub mod secrets;
 mod server;
+mod urlencoded;
 
 pub use fixture::{Fixture, Header, Keepalive, LoadError, Payload, Side, Step, StepKind};
 pub use server::{Action, Actions, FinishError, ReplayServer, Report};

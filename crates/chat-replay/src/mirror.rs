@@ -21,6 +21,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::fixture::{Payload, RequestSpec, Side, StepKind};
 use crate::pattern::{self, Vars};
 use crate::server::ReplayServer;
+use crate::urlencoded;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -232,26 +233,12 @@ fn instantiate_text(v: &Value, vars: &mut Vars) -> String {
     }
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn query_string(q: &BTreeMap<String, Value>, vars: &mut Vars) -> String {
     if q.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = q
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(&instantiate_text(v, vars))))
-        .collect();
-    format!("?{}", parts.join("&"))
+    let pairs = q.iter().map(|(k, v)| (k, instantiate_text(v, vars)));
+    format!("?{}", urlencoded::join(pairs))
 }
 
 /// One HTTP/1.1 request over a fresh connection; returns status and body (JSON when it parses).
@@ -284,12 +271,9 @@ async fn http(
         ),
         Some(Payload::Binary(b)) => (b.clone(), Some("application/octet-stream")),
         Some(Payload::Form(f)) => {
-            let s: Vec<String> = f
-                .iter()
-                .map(|(k, v)| format!("{}={}", encode(k), encode(&instantiate_text(v, vars))))
-                .collect();
+            let pairs = f.iter().map(|(k, v)| (k, instantiate_text(v, vars)));
             (
-                s.join("&").into_bytes(),
+                urlencoded::join(pairs).into_bytes(),
                 Some("application/x-www-form-urlencoded"),
             )
         }
