@@ -111,7 +111,7 @@ impl DonationMessage {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when it is not a mission donation; as
-    /// [`ManageClient::approve_mission`].
+    /// [`ManageClient::approve_mission`](crate::ManageClient::approve_mission).
     pub async fn approve(&self, client: &ChatClient) -> Result<Value, Error> {
         let id = self
             .mission_id()

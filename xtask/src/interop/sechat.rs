@@ -3,7 +3,7 @@
 //! (`interop/sechat_oracle.py`, through their own frame parsers) and by our `sechat` crate.
 //!
 //! Our side goes through the crate's public API: each event, alone in a frame keyed like the
-//! original, is the answer to one `POST /events` of an anonymous [`Room::anonymous`] reader
+//! original, is the answer to one `POST /events` of an anonymous reader (`ChatClient::anonymous(..).room(..).connect()`)
 //! on a [`ReplayServer`], so it passes the same frame parser, room filter and typing as the
 //! socket's frames. Both views are projected onto one shape (our `EventData` field names and
 //! event kinds); each library's view holds only the fields its event model has, and ours is

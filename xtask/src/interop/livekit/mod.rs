@@ -2,7 +2,7 @@
 //! it) and components-js's `setupChat` on a real livekit-client `Room`, with
 //! `@livekit/protocol` for the packet bytes. Both directions:
 //!
-//! - what livekit-chat sends (captured by a recording [`Transport`] around an in-memory room
+//! - what livekit-chat sends (captured by a recording [`Transport`](livekit_chat::Transport) around an in-memory room
 //!   participant, stamped with the sender as the server does) is fed to the reference
 //!   receivers, and what they surface is compared with what our own receiving `ChatManager`
 //!   surfaces from the same packets;
