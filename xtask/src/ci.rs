@@ -72,15 +72,7 @@ pub(crate) fn cargo_deny() -> Result<(), String> {
 
 /// Features whose build needs the network (a native SDK downloaded by a build script), so the
 /// offline steps never enable them; `typecheck_networked` covers them instead.
-// The native-roots TLS features read the machine's certificate store, which changes the
-// outcome of the self-signed-server tests; they are built by the `--no-default-features` and
-// docs steps but left out of the test run until those tests account for them.
-const NETWORKED_FEATURES: &[&str] = &[
-    "livekit-chat/livekit",
-    "chatwire-net/rustls-native-roots",
-    "chzzk-chat/rustls-native-roots",
-    "sechat/rustls-native-roots",
-];
+const NETWORKED_FEATURES: &[&str] = &["livekit-chat/livekit"];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {

@@ -72,23 +72,27 @@ impl Subscriber for LogCapture {
 
 /// Test data, not a secret: a throwaway self-signed certificate for `localhost` and
 /// `127.0.0.1` (valid 2000 to 2999, not a CA) and its private key, generated for these tests
-/// only (Python `cryptography`, P-256). No client trusts it, which is the point.
+/// only (Python `cryptography`, P-256). No client trusts it, which is the point. Its name is
+/// unique (`CN=chatwire replay self-signed test server`): with a plain `CN=localhost`, a
+/// machine store holding a local CA of that name makes rustls try that root and fail on its key
+/// type instead of reporting an unknown issuer.
 const SELF_SIGNED_CERT: &str = "-----BEGIN CERTIFICATE-----
-MIIBfjCCASOgAwIBAgIUFEfF5q1CDjThdqXM+lUJ+dradKYwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTAwMDEwMTAwMDAwMFoYDzI5OTkxMjMx
-MDAwMDAwWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAASNtAejzY85DkheFdIJqGE9qnzoReAjwjdtNlUN1YUkiKDMqmePapZK
-F9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnDo1EwTzAaBgNVHREEEzARgglsb2NhbGhv
-c3SHBH8AAAEwDAYDVR0TAQH/BAIwADAOBgNVHQ8BAf8EBAMCB4AwEwYDVR0lBAww
-CgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSQAwRgIhAIC0C292zttoyedoJUW7X9dL
-EVxbQmiKrPSQpfvmaUfGAiEA+PKB3DIyQp0X3NO7bp6p7Xax3ovEjonrHHWYzWj6
-SE0=
+MIIBujCCAV+gAwIBAgIUUdAF/ZzT46yc+lCaGoTaNxY4qvIwCgYIKoZIzj0EAwIw
+MjEwMC4GA1UEAwwnY2hhdHdpcmUgcmVwbGF5IHNlbGYtc2lnbmVkIHRlc3Qgc2Vy
+dmVyMCAXDTAwMDEwMTAwMDAwMFoYDzI5OTkxMjMxMDAwMDAwWjAyMTAwLgYDVQQD
+DCdjaGF0d2lyZSByZXBsYXkgc2VsZi1zaWduZWQgdGVzdCBzZXJ2ZXIwWTATBgcq
+hkjOPQIBBggqhkjOPQMBBwNCAASofjLl5m4E9/TEycdu9O7wmk1fl979PKokHV8X
+moAOWgGsF/9aabBM6RPUC4iZ33nQHbar0uoRwwBdb56Jo0FJo1EwTzAaBgNVHREE
+EzARgglsb2NhbGhvc3SHBH8AAAEwDAYDVR0TAQH/BAIwADAOBgNVHQ8BAf8EBAMC
+B4AwEwYDVR0lBAwwCgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSQAwRgIhAJdf5o1D
+k66cACsUsfYbzpUw/QVXuMmqriT+NQDttnh0AiEA2BnsPycrBCSuUcOfF5gSk2IQ
+opDjmrLsalM87DXEs6E=
 -----END CERTIFICATE-----
 ";
 const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVINKyLzZWkeWrVvm
-m4+xG+wSO5SD6SrhWshjd5OwVrahRANCAASNtAejzY85DkheFdIJqGE9qnzoReAj
-wjdtNlUN1YUkiKDMqmePapZKF9j2cv8EUZo8TkPHWV/sKMN8xFQpnTnD
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzSN0SQ38/BYIgWWn
+5j7Me7HoZM9sFFBn1T4DHrI2w72hRANCAASofjLl5m4E9/TEycdu9O7wmk1fl979
+PKokHV8XmoAOWgGsF/9aabBM6RPUC4iZ33nQHbar0uoRwwBdb56Jo0FJ
 -----END PRIVATE KEY-----
 ";
 
