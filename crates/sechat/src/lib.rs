@@ -6,20 +6,24 @@ mod credentials;
 mod error;
 mod event;
 pub mod model;
+mod poll;
 #[cfg(feature = "unstable-proto")]
 pub mod proto;
 #[cfg(not(feature = "unstable-proto"))]
 mod proto;
+mod room;
 mod session;
+mod socket;
 
 pub use chatwire_core;
 pub use chatwire_net::ReconnectPolicy;
-pub use client::{ChatClient, Events, Profile, Room};
+pub use client::{ChatClient, Profile};
 pub use config::{ClientBuilder, RateLimitPolicy, Server, Timing};
 pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler};
 pub use model::{EventData, SendResult};
+pub use room::{Events, Room};
 
 #[cfg(test)]
 mod tests {

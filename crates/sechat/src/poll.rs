@@ -1,0 +1,109 @@
+//! Anonymous reading: the room's events by HTTP polling.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use chatwire_net::DedupWindow;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Error;
+use crate::error::truncate;
+use crate::event::Event;
+use crate::model::{Connected, Disconnected};
+use crate::proto;
+use crate::room::{Out, RoomInner};
+
+/// Anonymous reading: `POST /events` with the last counter, every poll interval, until the
+/// handle closes the room or too many polls in a row fail.
+pub(crate) async fn poll_loop(
+    room: Arc<RoomInner>,
+    tx: Out,
+    mut close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    let session = &room.session;
+    let room_id = room.room_id;
+    let mut counter = room.counter.load(Ordering::Relaxed);
+    let timing = session.options.timing.clone();
+    tx.emit(Ok(Event::Connected(Connected {
+        room_id,
+        since: counter,
+        reconnect: 0,
+    })));
+    let mut seen = DedupWindow::default();
+    let mut failures = 0u32;
+    let reason = loop {
+        let wait = if failures == 0 {
+            timing.poll_interval
+        } else {
+            timing.poll_failure_backoff * failures
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = tx.tx.closed() => return,
+            done = close.recv() => {
+                tx.emit(Ok(Event::Disconnected(Disconnected {
+                    room_id,
+                    reason: "closed by the client".into(),
+                })));
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+                return;
+            }
+        }
+        let result = async {
+            let fkey = session.fkey().await?;
+            let key = format!("r{room_id}");
+            let since = counter.to_string();
+            let resp = session
+                .post_form(
+                    &session.chat_url("/events"),
+                    &[(&key, &since), ("fkey", &fkey)],
+                )
+                .await?;
+            if resp.status != 200 {
+                return Err(Error::Http {
+                    method: "POST",
+                    url: session.chat_url("/events"),
+                    status: resp.status,
+                    body: truncate(&resp.text(), 512),
+                });
+            }
+            proto::parse_frame(&resp.text(), room_id)
+                .map_err(|why| Error::decode("a poll answer", why, &resp.text()))
+        }
+        .await;
+        match result {
+            Ok(frame) => {
+                failures = 0;
+                let Some(frame) = frame else { continue };
+                if let Some(t) = frame.counter {
+                    counter = counter.max(t);
+                    room.counter.fetch_max(t, Ordering::Relaxed);
+                }
+                for item in frame.events {
+                    match item {
+                        Ok(d) if d.event_type != 17 && d.room_id.is_some_and(|r| r != room_id) => {}
+                        Ok(d) if d.id.is_some_and(|id| !seen.insert(id)) => {}
+                        Ok(d) => {
+                            tx.emit(Ok(Event::from_data(d)));
+                        }
+                        Err((raw, why)) => {
+                            tx.emit(Err(Error::decode("a room event", why, &raw.to_string())));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                let fatal = failures > timing.poll_retries;
+                let text = e.to_string();
+                tx.emit(Err(e));
+                if fatal {
+                    break format!("gave up after {failures} failed polls: {text}");
+                }
+            }
+        }
+    };
+    tx.emit(Ok(Event::Disconnected(Disconnected { room_id, reason })));
+}
