@@ -14,7 +14,7 @@
 
 pub mod seeds;
 
-use chat_replay::mutate::assert_kept;
+use chat_replay::mutate::{assert_kept, why};
 use serde_json::Value;
 
 /// A fuzz target: its name (the `fuzz_targets/<name>.rs` binary) and its body.
@@ -65,9 +65,7 @@ pub fn chzzk_frame(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match chzzk_chat::proto::decode_frame("5f1e2d3c", "N2xQ7a", &text) {
         Err(chzzk_chat::Error::Decode(d)) => {
-            let why = std::error::Error::source(&d)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let why = why(&d);
             let raw = d.raw();
             assert!(!why.is_empty(), "a frame error says why");
             assert!(
@@ -112,9 +110,7 @@ fn check_sechat_events(frame: sechat::proto::DecodedFrame, events_of: impl Fn() 
         match item {
             Ok(_) => {}
             Err(sechat::Error::Decode(d)) => {
-                let why = std::error::Error::source(&d)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let why = why(&d);
                 let raw = d.raw();
                 assert!(!why.is_empty(), "an event error says why");
                 let kept = candidates
@@ -139,9 +135,7 @@ pub fn sechat_frame(data: &[u8]) {
         }),
         Ok(None) => {}
         Err(sechat::Error::Decode(d)) => {
-            let why = std::error::Error::source(&d)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let why = why(&d);
             let raw = d.raw();
             assert!(!why.is_empty(), "a frame error says why");
             assert_eq!(
@@ -162,9 +156,7 @@ pub fn sechat_room_events(data: &[u8]) {
             v["events"].clone()
         }),
         Err(sechat::Error::Decode(d)) => {
-            let why = std::error::Error::source(&d)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let why = why(&d);
             let raw = d.raw();
             assert!(!why.is_empty(), "a body error says why");
             assert_eq!(
@@ -226,9 +218,7 @@ pub fn livekit_packet(data: &[u8]) {
                         );
                     }
                     Err(Error::Decode(d)) => {
-                        let why = std::error::Error::source(&d)
-                            .map(ToString::to_string)
-                            .unwrap_or_default();
+                        let why = why(&d);
                         let raw = d.raw();
                         assert!(!why.is_empty());
                         assert_eq!(

@@ -7,7 +7,7 @@
 //! - JSON mutations: [`replace_node`] puts a value where a node was, [`hostile_value`] draws
 //!   one of the values that break decoders written for the happy path.
 //! - The property every decoder shares: an error keeps the very value it could not decode
-//!   ([`assert_kept`], built on [`holds`] and [`without_nulls`]).
+//!   ([`assert_kept`], built on [`holds`] and [`without_nulls`]), and says why ([`why`]).
 //!
 //! Every draw comes from a seeded [`Rng`], so a seed names a reproducible case. The draws each
 //! function makes, and their order, are part of its contract: changing them changes the cases
@@ -234,6 +234,12 @@ pub fn holds(hay: &Value, needle: &Value) -> bool {
     }
 }
 
+/// What a decode error says about why: the text of its source (empty when it has none, which
+/// the tests treat as a failure: an error must say why).
+pub fn why(error: &dyn std::error::Error) -> String {
+    error.source().map(ToString::to_string).unwrap_or_default()
+}
+
 /// Asserts that a value an error kept (a line it could not decode, say) is part of the
 /// JSON `input` it came from, nulls aside.
 ///
@@ -362,5 +368,24 @@ mod tests {
         ));
         let missing = std::panic::catch_unwind(|| assert_kept(&json!("elsewhere"), input));
         assert!(missing.is_err(), "a value not in the input fails the check");
+    }
+
+    #[test]
+    fn why_is_the_source_text() {
+        #[derive(Debug)]
+        struct Decode(std::num::ParseIntError);
+        impl std::fmt::Display for Decode {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("cannot decode")
+            }
+        }
+        impl std::error::Error for Decode {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let inner = "x".parse::<u8>().unwrap_err();
+        assert_eq!(why(&Decode(inner.clone())), inner.to_string());
+        assert_eq!(why(&inner), "", "no source, nothing said");
     }
 }

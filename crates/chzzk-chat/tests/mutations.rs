@@ -77,9 +77,7 @@ fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
             .unwrap_or_else(|_| panic!("decode_frame panicked on {input:?}"));
             match decoded {
                 Err(chzzk_chat::Error::Decode(d)) => {
-                    let why = std::error::Error::source(&d)
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
+                    let why = mutate::why(&d);
                     let raw = d.raw();
                     assert!(!why.is_empty());
                     assert!(

@@ -132,9 +132,7 @@ async fn mutated_packets_never_stop_the_chat() {
                 Ok(_) => received += 1,
                 Err(Error::Decode(d)) => {
                     let what = d.what();
-                    let why = std::error::Error::source(&d)
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
+                    let why = mutate::why(&d);
                     let raw = d.raw();
                     // The payload is kept: a packet's bytes, a legacy packet's JSON. Only a
                     // whole stream failing (its parts consumed) names the stream instead, and

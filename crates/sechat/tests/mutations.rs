@@ -119,9 +119,7 @@ fn check_events(kind: Kind, input: &[u8], frame: DecodedFrame) -> (usize, usize)
         match item {
             Ok(_) => events += 1,
             Err(Error::Decode(d)) => {
-                let why = std::error::Error::source(&d)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let why = mutate::why(&d);
                 let raw = d.raw();
                 assert!(!why.is_empty(), "an error says why");
                 let kept = candidates
@@ -171,9 +169,7 @@ fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
                 }
                 Ok(None) => ignored += 1,
                 Err(Error::Decode(d)) => {
-                    let why = std::error::Error::source(&d)
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
+                    let why = mutate::why(&d);
                     let raw = d.raw();
                     assert!(!why.is_empty(), "an error says why");
                     let text = String::from_utf8_lossy(&input);
