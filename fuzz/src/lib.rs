@@ -14,6 +14,7 @@
 
 pub mod seeds;
 
+use chat_replay::mutate::{assert_kept, why};
 use serde_json::Value;
 
 /// A fuzz target: its name (the `fuzz_targets/<name>.rs` binary) and its body.
@@ -56,47 +57,6 @@ pub const TARGETS: &[Target] = &[
 /// The excerpt length the crates keep in `Error::Decode { raw }`.
 const RAW_EXCERPT: usize = 4096;
 
-/// `v` without object members whose value is null, recursively (a decoder that moves a
-/// member out and back may drop an explicit `null`, which says nothing).
-fn without_nulls(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Whether `needle` (nulls removed) is `hay` or a node of it, looking inside strings that hold
-/// JSON documents too (chzzk nests them).
-fn holds(hay: &Value, needle: &Value) -> bool {
-    if hay == needle {
-        return true;
-    }
-    match hay {
-        Value::Array(a) => a.iter().any(|x| holds(x, needle)),
-        Value::Object(m) => m.values().any(|x| holds(x, needle)),
-        Value::String(s) if s.trim_start().starts_with(['{', '[']) => {
-            serde_json::from_str::<Value>(s)
-                .is_ok_and(|inner| holds(&without_nulls(&inner), needle))
-        }
-        _ => false,
-    }
-}
-
-/// Checks that a JSON value an error kept is part of the input `text`.
-fn assert_kept(kept: &Value, text: &str) {
-    let input: Value = serde_json::from_str(text).expect("a frame that decoded is JSON");
-    assert!(
-        holds(&without_nulls(&input), &without_nulls(kept)),
-        "the error keeps a value that is not in the input: {kept} (input {text:?})"
-    );
-}
-
 /// chzzk: one chat-socket frame through `chzzk_chat::proto::decode_frame` (what the client runs on
 /// every text or binary frame). A frame error says why (the client keeps the frame beside
 /// it); a line that cannot be decoded comes back as that very line of the input.
@@ -105,9 +65,7 @@ pub fn chzzk_frame(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match chzzk_chat::proto::decode_frame("5f1e2d3c", "N2xQ7a", &text) {
         Err(chzzk_chat::Error::Decode(d)) => {
-            let why = std::error::Error::source(&d)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let why = why(&d);
             let raw = d.raw();
             assert!(!why.is_empty(), "a frame error says why");
             assert!(
@@ -152,9 +110,7 @@ fn check_sechat_events(frame: sechat::proto::DecodedFrame, events_of: impl Fn() 
         match item {
             Ok(_) => {}
             Err(sechat::Error::Decode(d)) => {
-                let why = std::error::Error::source(&d)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let why = why(&d);
                 let raw = d.raw();
                 assert!(!why.is_empty(), "an event error says why");
                 let kept = candidates
@@ -179,9 +135,7 @@ pub fn sechat_frame(data: &[u8]) {
         }),
         Ok(None) => {}
         Err(sechat::Error::Decode(d)) => {
-            let why = std::error::Error::source(&d)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let why = why(&d);
             let raw = d.raw();
             assert!(!why.is_empty(), "a frame error says why");
             assert_eq!(
@@ -202,9 +156,7 @@ pub fn sechat_room_events(data: &[u8]) {
             v["events"].clone()
         }),
         Err(sechat::Error::Decode(d)) => {
-            let why = std::error::Error::source(&d)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let why = why(&d);
             let raw = d.raw();
             assert!(!why.is_empty(), "a body error says why");
             assert_eq!(
@@ -266,9 +218,7 @@ pub fn livekit_packet(data: &[u8]) {
                         );
                     }
                     Err(Error::Decode(d)) => {
-                        let why = std::error::Error::source(&d)
-                            .map(ToString::to_string)
-                            .unwrap_or_default();
+                        let why = why(&d);
                         let raw = d.raw();
                         assert!(!why.is_empty());
                         assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chat_replay::mutate;
 use livekit_chat::{ChatMessage, IdStyle, ProtoChatMessage, TextStreamInfo, proto};
 use serde_json::Value;
 
@@ -16,33 +17,12 @@ pub fn fixtures_dir() -> PathBuf {
 
 /// Every JSON line of `fixtures/<platform>/*.jsonl`, files in name order.
 fn lines(platform: &str) -> Vec<Value> {
-    let dir = fixtures_dir().join(platform);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .flat_map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
+    mutate::fixture_lines(fixtures_dir().join(platform))
 }
 
 /// A step's `json` (serialised) or `text` payload.
 fn payload(step: &Value) -> Option<Vec<u8>> {
-    match (&step["json"], &step["text"]) {
-        (Value::Null, Value::String(t)) => Some(t.clone().into_bytes()),
-        (Value::Null, _) => None,
-        (j, _) => Some(j.to_string().into_bytes()),
-    }
+    mutate::payload_text(step).map(String::into_bytes)
 }
 
 /// The server's WebSocket frames of `platform`'s fixtures.

@@ -11,6 +11,8 @@
 //! - [`mirror`]: a client that plays the client side of any fixture from the script itself,
 //!   which proves a fixture is self-consistent.
 //! - [`lint`]: the secrets check of `cargo xtask fixtures-check`.
+//! - [`mutate`]: the inputs, mutations and properties of the crates' hostile-input tests and
+//!   of the fuzz targets.
 //! - [`rng`]: the seeded generator of the crates' property and mutation tests.
 //! - [`secrets`]: for the crates' secrets tests, a log capture at trace level and a TLS server
 //!   no client trusts.
@@ -19,6 +21,7 @@ pub mod fixture;
 pub mod harness;
 pub mod lint;
 pub mod mirror;
+pub mod mutate;
 pub mod pattern;
 pub mod rng;
 pub mod secrets;

@@ -474,3 +474,65 @@ async fn finish_right_after_start_does_not_hang() {
     // The action was never taken, so the script was not followed; what matters is the answer.
     assert!(report.is_err());
 }
+
+#[tokio::test]
+async fn drive_records_the_events_then_each_action_result() {
+    use chat_replay::harness::{AfterClose, drive};
+    let server = start(concat!(
+        r#"{"action":"send","args":{"text":"hi"}}"#,
+        "\n",
+        r#"{"action":"fail"}"#,
+        "\n",
+    ))
+    .await;
+    let actions = server.take_actions().unwrap();
+    let perform = |a: chat_replay::Action| async move {
+        match a.name.as_str() {
+            "send" => Ok(a.args["text"].clone()),
+            _ => Err(format!("no {}", a.name)),
+        }
+    };
+    // A stream the client never ends: `Stop` keeps what is queued and stops reading.
+    let events = futures_util::stream::iter([1, 2]).chain(futures_util::stream::pending());
+    let out = drive(
+        &server,
+        actions,
+        events,
+        |n| json!({ "n": n }),
+        perform,
+        async { AfterClose::Stop },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        [
+            json!({"n": 1}),
+            json!({"n": 2}),
+            json!({"type": "action", "action": "send", "ok": "hi"}),
+            json!({"type": "action", "action": "fail", "error": "no fail"}),
+        ]
+    );
+    server.finish().await.unwrap();
+
+    // `ReadToEnd` reads a stream that ends by itself to its end.
+    let server = start("").await;
+    let actions = server.take_actions().unwrap();
+    let mut closed = false;
+    let out = drive(
+        &server,
+        actions,
+        futures_util::stream::iter(["a", "b", "c"]),
+        |s| json!(s),
+        perform,
+        async {
+            closed = true;
+            AfterClose::ReadToEnd
+        },
+    )
+    .await
+    .unwrap();
+    assert!(closed, "drive runs the close future");
+    assert_eq!(out, [json!("a"), json!("b"), json!("c")]);
+    server.finish().await.unwrap();
+}

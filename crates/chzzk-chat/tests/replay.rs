@@ -13,10 +13,11 @@
 //! `live_status`, `live_detail`, `user_status`, `login`, `manage {call, args}`.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chat_replay::ReplayServer;
+use chat_replay::harness::{AfterClose, drive};
+use chat_replay::{Action, ReplayServer};
 use chzzk_chat::{
     ChatClient, ChatMessage, Credentials, DonationMessage, Endpoints, Event, ReconnectPolicy,
     RestrictDays, Role, Timing,
@@ -82,9 +83,9 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         builder = builder.credentials(Credentials::new("fake-nid-aut", "fake-nid-ses"));
     }
     let client = builder.build();
-    let mut actions = server.take_actions().ok_or("actions already taken")?;
+    let actions = server.take_actions().ok_or("actions already taken")?;
 
-    let mut events = match client.connect().await {
+    let events = match client.connect().await {
         Ok(events) => events,
         Err(e) => {
             let mut v = error_json(&e);
@@ -93,64 +94,30 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         }
     };
 
-    let out = Arc::new(Mutex::new(Vec::new()));
     let (seen_tx, seen_rx) = watch::channel(Seen::default());
-    let collector = {
-        let out = Arc::clone(&out);
-        tokio::spawn(async move {
-            while let Some(item) = events.next().await {
-                let value = match &item {
-                    Ok(e) => serde_json::to_value(e).unwrap_or_else(
-                        |err| json!({"type": "unserialisable", "error": err.to_string()}),
-                    ),
-                    Err(e) => error_json(e),
-                };
-                out.lock().unwrap().push(value);
-                match item {
-                    Ok(Event::Chat(m)) => seen_tx.send_modify(|s| s.chats.push(m)),
-                    Ok(Event::Donation(d)) => seen_tx.send_modify(|s| s.donations.push(d)),
-                    _ => {}
-                }
-            }
-        })
+    let record = move |item: Result<Event, chzzk_chat::Error>| {
+        let value = match &item {
+            Ok(e) => serde_json::to_value(e)
+                .unwrap_or_else(|err| json!({"type": "unserialisable", "error": err.to_string()})),
+            Err(e) => error_json(e),
+        };
+        match item {
+            Ok(Event::Chat(m)) => seen_tx.send_modify(|s| s.chats.push(m)),
+            Ok(Event::Donation(d)) => seen_tx.send_modify(|s| s.donations.push(d)),
+            _ => {}
+        }
+        value
     };
-
-    let results = Arc::new(Mutex::new(Vec::new()));
-    let (stop_actions, stop_actions_rx) = tokio::sync::oneshot::channel::<()>();
-    let performer = {
-        let client = client.clone();
-        let results = Arc::clone(&results);
-        let mut stop = stop_actions_rx;
-        tokio::spawn(async move {
-            // An action in flight finishes before the runner closes the client.
-            loop {
-                let action = tokio::select! {
-                    biased;
-                    a = actions.next() => match a {
-                        Some(a) => a,
-                        None => break,
-                    },
-                    _ = &mut stop => break,
-                };
-                let result = perform(&client, &action.name, &action.args, seen_rx.clone()).await;
-                let entry = match result {
-                    Ok(v) => json!({"type": "action", "action": action.name, "ok": v}),
-                    Err(e) => json!({"type": "action", "action": action.name, "error": e}),
-                };
-                results.lock().unwrap().push(entry);
-            }
-        })
+    let performer = client.clone();
+    let perform = move |a: Action| {
+        let (client, seen) = (performer.clone(), seen_rx.clone());
+        async move { perform(&client, &a.name, &a.args, seen).await }
     };
-
-    server.wait_done().await;
-    let _ = stop_actions.send(());
-    performer.await.map_err(|e| e.to_string())?;
-    let _ = client.close().await;
-    collector.await.map_err(|e| e.to_string())?;
-    drop(client);
-    let mut all = std::mem::take(&mut *out.lock().unwrap());
-    all.extend(std::mem::take(&mut *results.lock().unwrap()));
-    Ok(all)
+    let close = async {
+        let _ = client.close().await;
+        AfterClose::ReadToEnd
+    };
+    drive(&server, actions, events, record, perform, close).await
 }
 
 /// Waits (without sleeping) until the collector has delivered the chat line with `key`.

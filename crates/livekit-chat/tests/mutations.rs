@@ -14,6 +14,7 @@ use livekit_chat::{
 };
 use serde_json::{Value, json};
 
+use chat_replay::mutate;
 use chat_replay::rng::Rng;
 
 /// Packets of every format, as a sender would publish them (the room stamps the sender).
@@ -85,15 +86,9 @@ fn mutate_bytes(mut bytes: Vec<u8>, rng: &mut Rng) -> Vec<u8> {
         return vec![0xff];
     }
     match rng.below(4) {
-        0 => {
-            let i = rng.below(bytes.len());
-            bytes[i] ^= 1 << rng.below(8);
-        }
-        1 => bytes.truncate(rng.below(bytes.len())),
-        2 => {
-            let i = rng.below(bytes.len());
-            bytes.insert(i, u8::try_from(rng.below(256)).unwrap_or(0));
-        }
+        0 => mutate::flip_bit(&mut bytes, rng),
+        1 => mutate::cut(&mut bytes, rng),
+        2 => mutate::insert_byte(&mut bytes, &mutate::ANY_BYTE, rng),
         _ => {
             let i = rng.below(bytes.len());
             bytes[i..].reverse();
@@ -104,10 +99,7 @@ fn mutate_bytes(mut bytes: Vec<u8>, rng: &mut Rng) -> Vec<u8> {
 
 #[tokio::test]
 async fn mutated_packets_never_stop_the_chat() {
-    let rounds: usize = std::env::var("MUTATIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(400);
+    let rounds = mutate::count(400);
     let room = InMemoryRoom::default();
     let reader = ChatManager::new(room.join("reader"), ChatOptions::default());
     let writer = ChatManager::new(room.join("writer"), ChatOptions::default());
@@ -140,9 +132,7 @@ async fn mutated_packets_never_stop_the_chat() {
                 Ok(_) => received += 1,
                 Err(Error::Decode(d)) => {
                     let what = d.what();
-                    let why = std::error::Error::source(&d)
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
+                    let why = mutate::why(&d);
                     let raw = d.raw();
                     // The payload is kept: a packet's bytes, a legacy packet's JSON. Only a
                     // whole stream failing (its parts consumed) names the stream instead, and

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 /// The room the fixtures join.
 const ROOM: u64 = 12345;
 
+use chat_replay::mutate::{self, NestedJson};
 use chat_replay::rng::Rng;
 
 /// Which decoder a payload goes through.
@@ -32,33 +33,16 @@ enum Kind {
 /// Every event frame of `fixtures/sechat`, as text, with its decoder.
 fn frames() -> Vec<(Kind, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sechat");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    paths.sort();
     let mut out = Vec::new();
-    for path in paths {
-        for line in std::fs::read_to_string(&path).unwrap().lines() {
-            let Ok(v) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let payload = |p: &Value| match (&p["json"], &p["text"]) {
-                (Value::Null, Value::String(t)) => Some(t.clone()),
-                (j, _) if !j.is_null() => Some(j.to_string()),
-                _ => None,
-            };
-            if v["dir"] == "s2c" {
-                out.extend(payload(&v).map(|t| (Kind::Frame, t)));
-            }
-            let path = v["http"]["path"].as_str().unwrap_or_default();
-            if path == "/events" {
-                out.extend(payload(&v["response"]).map(|t| (Kind::Frame, t)));
-            } else if path.starts_with("/chats/") && path.ends_with("/events") {
-                out.extend(payload(&v["response"]).map(|t| (Kind::RoomEvents, t)));
-            }
+    for v in mutate::fixture_lines(dir) {
+        if v["dir"] == "s2c" {
+            out.extend(mutate::payload_text(&v).map(|t| (Kind::Frame, t)));
+        }
+        let path = v["http"]["path"].as_str().unwrap_or_default();
+        if path == "/events" {
+            out.extend(mutate::payload_text(&v["response"]).map(|t| (Kind::Frame, t)));
+        } else if path.starts_with("/chats/") && path.ends_with("/events") {
+            out.extend(mutate::payload_text(&v["response"]).map(|t| (Kind::RoomEvents, t)));
         }
     }
     for kind in [Kind::Frame, Kind::RoomEvents] {
@@ -68,61 +52,30 @@ fn frames() -> Vec<(Kind, String)> {
     out
 }
 
+/// The common hostile values, HTML entity soup, lone `<` and `&`, and an event where a field
+/// should be.
 fn replacement(rng: &mut Rng) -> Value {
-    match rng.below(14) {
-        0 => Value::Null,
-        1 => json!(true),
-        2 => json!(-1),
-        3 => json!(1e308),
-        4 => json!(u64::MAX),
-        5 => json!(""),
-        6 => json!("&aaaaaaaaaa가; &#x110000; &#99999999999; &#x; <br <b>"),
-        7 => json!("가".repeat(300)),
-        8 => json!([]),
-        9 => json!({}),
-        10 => serde_json::from_str(&format!("{}1{}", "[".repeat(120), "]".repeat(120))).unwrap(),
-        11 => json!("<"),
-        12 => json!("&"),
-        _ => json!({"event_type": 1, "content": "<a href=\"x\">&amp;", "id": "7"}),
-    }
+    mutate::hostile_value(
+        rng,
+        "&aaaaaaaaaa가; &#x110000; &#99999999999; &#x; <br <b>",
+        &[
+            json!("<"),
+            json!("&"),
+            json!({"event_type": 1, "content": "<a href=\"x\">&amp;", "id": "7"}),
+        ],
+    )
 }
 
-/// Replaces the `target`th node (preorder) by a random value; returns whether it did.
-fn replace_node(v: &mut Value, target: &mut usize, rng: &mut Rng) -> bool {
-    if *target == 0 {
-        *v = replacement(rng);
-        return true;
-    }
-    *target -= 1;
-    match v {
-        Value::Array(a) => a.iter_mut().any(|x| replace_node(x, target, rng)),
-        Value::Object(m) => m.values_mut().any(|x| replace_node(x, target, rng)),
-        _ => false,
-    }
-}
-
-fn mutate(frame: &str, rng: &mut Rng) -> Vec<u8> {
+fn mutated(frame: &str, rng: &mut Rng) -> Vec<u8> {
     let mut bytes = frame.as_bytes().to_vec();
     if bytes.is_empty() {
         bytes.push(b' '); // an empty frame (a keep-alive): something to mutate
     }
     match rng.below(7) {
-        0 => {
-            let i = rng.below(bytes.len());
-            bytes[i] ^= 1 << rng.below(8);
-        }
-        1 => bytes.truncate(rng.below(bytes.len())),
-        2 => {
-            let i = rng.below(bytes.len());
-            let junk = b"{}[]\",:\\0x\xff&;<>";
-            bytes.insert(i, junk[rng.below(junk.len())]);
-        }
-        3 => {
-            let (a, b) = (rng.below(bytes.len()), rng.below(bytes.len()));
-            let (a, b) = (a.min(b), a.max(b));
-            let slice = bytes[a..b].to_vec();
-            bytes.splice(a..a, slice);
-        }
+        0 => mutate::flip_bit(&mut bytes, rng),
+        1 => mutate::cut(&mut bytes, rng),
+        2 => mutate::insert_byte(&mut bytes, b"{}[]\",:\\0x\xff&;<>", rng),
+        3 => mutate::repeat_run(&mut bytes, rng),
         4 => {
             // Arbitrary bytes.
             let n = rng.below(64);
@@ -134,8 +87,8 @@ fn mutate(frame: &str, rng: &mut Rng) -> Vec<u8> {
             let Ok(mut v) = serde_json::from_str::<Value>(frame) else {
                 return bytes;
             };
-            let mut target = rng.below(64);
-            replace_node(&mut v, &mut target, rng);
+            let node = rng.below(64);
+            mutate::replace_node(&mut v, node, NestedJson::Opaque, replacement, rng);
             return v.to_string().into_bytes();
         }
     }
@@ -166,9 +119,7 @@ fn check_events(kind: Kind, input: &[u8], frame: DecodedFrame) -> (usize, usize)
         match item {
             Ok(_) => events += 1,
             Err(Error::Decode(d)) => {
-                let why = std::error::Error::source(&d)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let why = mutate::why(&d);
                 let raw = d.raw();
                 assert!(!why.is_empty(), "an error says why");
                 let kept = candidates
@@ -189,15 +140,12 @@ fn check_events(kind: Kind, input: &[u8], frame: DecodedFrame) -> (usize, usize)
 
 #[test]
 fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
-    let per_frame: usize = std::env::var("MUTATIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+    let per_frame = mutate::count(200);
     let mut rng = Rng(0x5EED_5EC4_A700_0001);
     let (mut total, mut events, mut event_errors, mut frame_errors, mut ignored) = (0, 0, 0, 0, 0);
     for (kind, frame) in frames() {
         for _ in 0..per_frame {
-            let mut input = mutate(&frame, &mut rng);
+            let mut input = mutated(&frame, &mut rng);
             if kind == Kind::Frame {
                 // WebSocket text frames are UTF-8.
                 input = String::from_utf8_lossy(&input).into_owned().into_bytes();
@@ -221,9 +169,7 @@ fn mutated_frames_never_panic_and_keep_what_they_cannot_decode() {
                 }
                 Ok(None) => ignored += 1,
                 Err(Error::Decode(d)) => {
-                    let why = std::error::Error::source(&d)
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
+                    let why = mutate::why(&d);
                     let raw = d.raw();
                     assert!(!why.is_empty(), "an error says why");
                     let text = String::from_utf8_lossy(&input);

@@ -14,13 +14,12 @@
 //! `move {ids, to}`, `upload_image {name, size}`, `edit_bio {text}`.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chat_replay::ReplayServer;
-use sechat::{
-    ChatClient, Credentials, Events, RateLimitPolicy, ReconnectPolicy, Room, Server, Timing,
-};
+use chat_replay::harness::{AfterClose, drive};
+use chat_replay::{Action, ReplayServer};
+use sechat::{ChatClient, Credentials, RateLimitPolicy, ReconnectPolicy, Room, Server, Timing};
 use serde_json::{Value, json};
 
 fn main() -> ExitCode {
@@ -148,93 +147,42 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         }
     };
     let room = client.is_some().then_some(room);
-    let collected = Arc::new(Mutex::new(Vec::new()));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    let collector = tokio::spawn(collect(events, Arc::clone(&collected), stop_rx));
-    let mut actions = server.take_actions().ok_or("actions taken")?;
-    let results = Arc::new(Mutex::new(Vec::new()));
-    let (stop_actions, stop_actions_rx) = tokio::sync::oneshot::channel::<()>();
-    let performer = {
-        let (room, client, results) = (room.clone(), client.clone(), Arc::clone(&results));
-        let mut stop = stop_actions_rx;
-        tokio::spawn(async move {
-            // An action in flight finishes before the runner closes the client.
-            loop {
-                let a = tokio::select! {
-                    biased;
-                    a = actions.next() => match a {
-                        Some(a) => a,
-                        None => break,
-                    },
-                    _ = &mut stop => break,
-                };
-                let r = match (&room, &client) {
-                    (Some(room), Some(client)) => perform(room, client, &a.name, &a.args).await,
-                    _ => Err("anonymous clients cannot act".into()),
-                };
-                let entry = match r {
-                    Ok(v) => json!({"type": "action", "action": a.name, "ok": v}),
-                    Err(e) => json!({"type": "action", "action": a.name, "error": e}),
-                };
-                results.lock().unwrap().push(entry);
-            }
-        })
-    };
-    server.wait_done().await;
-    let _ = stop_actions.send(());
-    performer.await.map_err(|e| e.to_string())?;
-    match &room {
-        Some(room) => {
-            if let Err(e) = room.close().await {
-                out.push(error_json("close_error", &e));
-            }
-            collector.await.map_err(|e| e.to_string())?;
-        }
-        // Anonymous polling has nothing to close: stop reading once the script is done.
-        // Anonymous polling has nothing to close. A stream that ends by itself (config `ends`)
-        // is read to its end; otherwise what was delivered before the last scripted request is
-        // taken, and reading stops.
-        None if c["ends"].as_bool().unwrap_or(false) => {
-            collector.await.map_err(|e| e.to_string())?;
-        }
-        None => {
-            let _ = stop_tx.send(());
-            collector.await.map_err(|e| e.to_string())?;
-        }
-    }
-    out.extend(std::mem::take(&mut *collected.lock().unwrap()));
-    out.extend(std::mem::take(&mut *results.lock().unwrap()));
-    Ok(out)
-}
-
-fn record(item: Result<sechat::Event, sechat::Error>, out: &Mutex<Vec<Value>>) {
-    let v = match item {
+    let actions = server.take_actions().ok_or("actions taken")?;
+    let record = |item: Result<sechat::Event, sechat::Error>| match item {
         Ok(e) => serde_json::to_value(&e)
             .unwrap_or_else(|err| json!({"unserialisable": err.to_string()})),
         Err(e) => error_json("error", &e),
     };
-    out.lock().unwrap().push(v);
-}
-
-/// Records events until the stream ends, or until `stop`, then takes what is already queued.
-async fn collect(
-    mut events: Events,
-    out: Arc<Mutex<Vec<Value>>>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            item = events.next() => match item {
-                Some(item) => record(item, &out),
-                None => return,
-            },
-            _ = &mut stop => break,
+    let perform = {
+        let (room, client) = (room.clone(), client.clone());
+        move |a: Action| {
+            let (room, client) = (room.clone(), client.clone());
+            async move {
+                match (&room, &client) {
+                    (Some(room), Some(client)) => perform(room, client, &a.name, &a.args).await,
+                    _ => Err("anonymous clients cannot act".into()),
+                }
+            }
         }
-    }
-    while let Some(Some(item)) = futures_util::FutureExt::now_or_never(events.next()) {
-        record(item, &out);
-    }
+    };
+    let close = async {
+        match &room {
+            Some(room) => {
+                if let Err(e) = room.close().await {
+                    out.push(error_json("close_error", &e));
+                }
+                AfterClose::ReadToEnd
+            }
+            // Anonymous polling has nothing to close. A stream that ends by itself (config
+            // `ends`) is read to its end; otherwise what was delivered before the last
+            // scripted request is taken, and reading stops.
+            None if c["ends"].as_bool().unwrap_or(false) => AfterClose::ReadToEnd,
+            None => AfterClose::Stop,
+        }
+    };
+    let seen = drive(&server, actions, events, record, perform, close).await?;
+    out.extend(seen);
+    Ok(out)
 }
 
 async fn perform(room: &Room, client: &ChatClient, name: &str, a: &Value) -> Result<Value, String> {

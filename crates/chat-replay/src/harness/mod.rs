@@ -19,6 +19,11 @@
 //!   (directories are searched recursively for `*.jsonl`);
 //! - `REPLAY_BLESS=1`: rewrite each fixture's `expect` lines with what the client saw;
 //! - `REPLAY_REPORT=FILE`: append one JSON line per fixture (used by `cargo xtask test-fixtures`).
+//!
+//! Inside a runner, [`drive`] does what every socket client's runner does once connected:
+//! collect the events, perform the scripted actions, wait for the script, close.
+
+mod drive;
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -30,6 +35,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::{Fixture, ReplayServer};
+
+pub use drive::{AfterClose, drive};
 
 /// A guard against hangs, never a way to synchronise: a fixture that takes this long fails.
 pub const HANG_GUARD: Duration = Duration::from_secs(30);
