@@ -200,6 +200,9 @@ fn crash_child() {
             r.flush().unwrap();
             add_groups(&r, "qq", 20..30);
             println!("\nCHILD-READY");
+            // Held until the kill: dropping it here would flush the second batch (the race
+            // this test once lost under load).
+            std::mem::forget(r);
         }
         // The background writer alone, on a short interval.
         "interval-passed" => {
