@@ -3,6 +3,7 @@
 mod client;
 mod compat;
 mod config;
+mod driver;
 mod error;
 mod event;
 mod http;
