@@ -6,13 +6,13 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::Uri;
 use hyper::body::Bytes;
 
-use crate::{NetError, stream};
+use crate::{Method, NetError, stream};
 
 /// A request (no `Debug`: its headers carry cookies and tokens).
 #[allow(missing_debug_implementations)]
 pub struct Request<'a> {
-    /// `GET`, `POST`, ...
-    pub method: &'a str,
+    /// The method.
+    pub method: Method,
     /// The whole URL.
     pub url: &'a str,
     /// Headers besides `Host`, which is set from the URL.
@@ -60,7 +60,7 @@ pub async fn send(req: Request<'_>, limit: Duration) -> Result<Response, NetErro
         tokio::spawn(conn);
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let mut builder = hyper::Request::builder()
-            .method(req.method)
+            .method(req.method.as_str())
             .uri(path)
             .header("host", authority);
         for (k, v) in req.headers {

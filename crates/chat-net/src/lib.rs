@@ -8,6 +8,7 @@ mod event_model;
 mod events;
 #[cfg(feature = "sockets")]
 pub mod http;
+mod method;
 #[cfg(feature = "sockets")]
 mod stream;
 mod unknown;
@@ -22,6 +23,7 @@ pub use backoff::{Backoff, ReconnectPolicy};
 pub use dedup::DedupWindow;
 pub use error::NetError;
 pub use events::{Dispatch, Emitter, Events, Retryable, ToCore, channel};
+pub use method::Method;
 #[cfg(feature = "sockets")]
 pub use stream::MaybeTls;
 pub use unknown::Unknown;

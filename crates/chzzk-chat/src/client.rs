@@ -1,6 +1,7 @@
 //! [`ChatClient`]: the handle. It builds nothing but commands: the socket, rejoins, gap fill
 //! and deduplication are the driver's ([`crate::driver`]).
 
+use chatwire_net::Method;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -427,7 +428,7 @@ impl ChatClient {
         let content = self
             .api()
             .manage(
-                "POST",
+                Method::Post,
                 self.channel_id(),
                 "/temporary-restrict-users",
                 Some(body),

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use chatwire_core::{DecodeError, ErrorKind, Platform, Retry};
+use chatwire_net::Method;
 
 chatwire_net::error_enum! {
     /// Everything that can go wrong, by failure class.
@@ -49,7 +50,7 @@ chatwire_net::error_enum! {
         #[error("{method} {url} failed: HTTP {status}{}: {}", code.map(|c| format!(", code {c}")).unwrap_or_default(), message.as_deref().unwrap_or(body))]
         Http {
             /// Method.
-            method: &'static str,
+            method: Method,
             /// URL, without query.
             url: String,
             /// HTTP status.

@@ -1,6 +1,7 @@
 //! The REST calls, built on [`Endpoints`](crate::Endpoints). Every answer is the envelope
 //! `{"code", "message", "content"}`; `code` 200 is success.
 
+use chatwire_net::Method;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -46,7 +47,7 @@ impl Api<'_> {
     /// Sends a call and returns the envelope's `content` (`Null` when absent).
     pub(crate) async fn call(
         &self,
-        method: &'static str,
+        method: Method,
         url: String,
         login: Login,
         json: Option<Value>,
@@ -109,7 +110,7 @@ impl Api<'_> {
             self.endpoints.api,
             enc(channel_id)
         );
-        self.call("GET", url, Login::Optional, None).await
+        self.call(Method::Get, url, Login::Optional, None).await
     }
 
     pub(crate) async fn live_detail(&self, channel_id: &str) -> Result<Value, Error> {
@@ -118,7 +119,7 @@ impl Api<'_> {
             self.endpoints.api,
             enc(channel_id)
         );
-        self.call("GET", url, Login::Optional, None).await
+        self.call(Method::Get, url, Login::Optional, None).await
     }
 
     pub(crate) async fn access_token(&self, chat_channel_id: &str) -> Result<Value, Error> {
@@ -127,12 +128,12 @@ impl Api<'_> {
             self.endpoints.game,
             enc(chat_channel_id)
         );
-        self.call("GET", url, Login::Optional, None).await
+        self.call(Method::Get, url, Login::Optional, None).await
     }
 
     pub(crate) async fn user_status(&self) -> Result<Value, Error> {
         let url = format!("{}/v1/user/getUserStatus", self.endpoints.game);
-        self.call("GET", url, Login::Required("getUserStatus"), None)
+        self.call(Method::Get, url, Login::Required("getUserStatus"), None)
             .await
     }
 
@@ -147,14 +148,14 @@ impl Api<'_> {
             enc(chat_channel_id),
             enc(user_id)
         );
-        self.call("GET", url, Login::Required("profile_card"), None)
+        self.call(Method::Get, url, Login::Required("profile_card"), None)
             .await
     }
 
     pub(crate) async fn set_notice(&self, body: Value) -> Result<Value, Error> {
         let url = format!("{}/v1/chats/notices", self.endpoints.game);
         self.call(
-            "POST",
+            Method::Post,
             url,
             Login::Required("set_notice_message"),
             Some(body),
@@ -166,7 +167,7 @@ impl Api<'_> {
         let url = format!("{}/v1/chats/notices", self.endpoints.game);
         let body = serde_json::json!({"channelId": chat_channel_id, "chatType": "STREAMING"});
         self.call(
-            "DELETE",
+            Method::Delete,
             url,
             Login::Required("delete_notice_message"),
             Some(body),
@@ -176,14 +177,19 @@ impl Api<'_> {
 
     pub(crate) async fn blind(&self, body: Value) -> Result<Value, Error> {
         let url = format!("{}/v1/chats/blind-message", self.endpoints.game);
-        self.call("POST", url, Login::Required("blind_message"), Some(body))
-            .await
+        self.call(
+            Method::Post,
+            url,
+            Login::Required("blind_message"),
+            Some(body),
+        )
+        .await
     }
 
     /// A call to the streamer's management API (`{api}/manage/v1/channels/{id}{path}`).
     pub(crate) async fn manage(
         &self,
-        method: &'static str,
+        method: Method,
         channel_id: &str,
         path: &str,
         json: Option<Value>,

@@ -15,7 +15,7 @@ pub mod proto;
 mod proto;
 
 pub use chatwire_core;
-pub use chatwire_net::ReconnectPolicy;
+pub use chatwire_net::{Method, ReconnectPolicy};
 pub use client::{ChatClient, Events};
 pub use config::{ClientBuilder, Credentials, Endpoints, Timing};
 pub use error::Error;

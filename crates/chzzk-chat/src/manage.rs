@@ -2,6 +2,7 @@
 //! chat rules, missions, subscribers, followers, videos). Every call needs the channel owner's
 //! or a manager's login.
 
+use chatwire_net::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -62,25 +63,66 @@ impl Role {
     }
 }
 
-/// How long a restriction lasts.
+/// How long a restriction lasts: the durations Chzzk offers, and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RestrictDays {
-    /// 1, 3, 7, 15, 30 or 90 days.
-    Days(u32),
+    /// 1 day.
+    OneDay,
+    /// 3 days.
+    ThreeDays,
+    /// 7 days.
+    SevenDays,
+    /// 15 days.
+    FifteenDays,
+    /// 30 days.
+    ThirtyDays,
+    /// 90 days.
+    NinetyDays,
     /// Until lifted.
     Permanent,
 }
 
 impl RestrictDays {
-    fn wire(self) -> Result<Value, Error> {
-        match self {
-            Self::Permanent => Ok(Value::Null),
-            Self::Days(d) if [1, 3, 7, 15, 30, 90].contains(&d) => Ok(json!(d)),
-            Self::Days(d) => Err(Error::InvalidInput(format!(
-                "a restriction lasts 1, 3, 7, 15, 30 or 90 days, not {d}"
-            ))),
-        }
+    /// The number of days (`None` for [`Permanent`](Self::Permanent)).
+    pub fn days(self) -> Option<u32> {
+        Some(match self {
+            Self::OneDay => 1,
+            Self::ThreeDays => 3,
+            Self::SevenDays => 7,
+            Self::FifteenDays => 15,
+            Self::ThirtyDays => 30,
+            Self::NinetyDays => 90,
+            Self::Permanent => return None,
+        })
+    }
+
+    fn wire(self) -> Value {
+        self.days().map_or(Value::Null, |d| json!(d))
+    }
+}
+
+impl TryFrom<u32> for RestrictDays {
+    type Error = Error;
+
+    /// The duration of `days` days.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for anything but 1, 3, 7, 15, 30 or 90.
+    fn try_from(days: u32) -> Result<Self, Error> {
+        Ok(match days {
+            1 => Self::OneDay,
+            3 => Self::ThreeDays,
+            7 => Self::SevenDays,
+            15 => Self::FifteenDays,
+            30 => Self::ThirtyDays,
+            90 => Self::NinetyDays,
+            d => {
+                return Err(Error::InvalidInput(format!(
+                    "a restriction lasts 1, 3, 7, 15, 30 or 90 days, not {d}"
+                )));
+            }
+        })
     }
 }
 
@@ -102,12 +144,7 @@ impl ManageClient {
         &self.channel_id
     }
 
-    async fn call(
-        &self,
-        method: &'static str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Error> {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, Error> {
         self.client
             .api()
             .manage(method, &self.channel_id, path, body)
@@ -117,23 +154,23 @@ impl ManageClient {
     /// Restricts a user (after the server validates it, like the web client).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a duration the server does not offer; HTTP errors (the
-    /// validation's message when it refuses).
+    /// HTTP errors (the validation's message when it refuses). A duration the server does not
+    /// offer cannot be written: see [`RestrictDays::try_from`].
     pub async fn add_restrict(
         &self,
         user_id_hash: &str,
         days: RestrictDays,
         memo: &str,
     ) -> Result<Value, Error> {
-        let days = days.wire()?;
+        let days = days.wire();
         self.call(
-            "GET",
+            Method::Get,
             &format!("/restrict-users/{}/validate", enc(user_id_hash)),
             None,
         )
         .await?;
         self.call(
-            "POST",
+            Method::Post,
             "/restrict-users",
             Some(json!({"targetId": user_id_hash, "memo": memo, "restrictDays": days})),
         )
@@ -150,9 +187,9 @@ impl ManageClient {
         days: RestrictDays,
         memo: &str,
     ) -> Result<Value, Error> {
-        let days = days.wire()?;
+        let days = days.wire();
         self.call(
-            "PATCH",
+            Method::Patch,
             &format!("/restrict-users/{}", enc(user_id_hash)),
             Some(json!({"memo": memo, "restrictDays": days})),
         )
@@ -165,7 +202,7 @@ impl ManageClient {
     /// HTTP and network errors.
     pub async fn remove_restrict(&self, user_id_hash: &str) -> Result<(), Error> {
         self.call(
-            "DELETE",
+            Method::Delete,
             &format!("/restrict-users/{}", enc(user_id_hash)),
             None,
         )
@@ -188,7 +225,7 @@ impl ManageClient {
             path.push_str("&userNickname=");
             path.push_str(&enc(n));
         }
-        Ok(Page::decode(&self.call("GET", &path, None).await?))
+        Ok(Page::decode(&self.call(Method::Get, &path, None).await?))
     }
 
     /// Lists requests to lift a restriction.
@@ -199,7 +236,7 @@ impl ManageClient {
         Ok(Page::decode(
             &self
                 .call(
-                    "GET",
+                    Method::Get,
                     &format!("/restrict-release-requests?page={page}&size={size}"),
                     None,
                 )
@@ -218,7 +255,7 @@ impl ManageClient {
         judgment: &str,
     ) -> Result<Value, Error> {
         self.call(
-            "PUT",
+            Method::Put,
             &format!("/restrict-release-requests/{request_no}/reject"),
             Some(json!({"judgment": judgment})),
         )
@@ -236,7 +273,7 @@ impl ManageClient {
     ) -> Result<Option<PartialUser>, Error> {
         let v = self
             .call(
-                "POST",
+                Method::Post,
                 "/streaming-roles",
                 Some(json!({"targetId": user_id_hash, "userRoleType": role.wire()})),
             )
@@ -250,7 +287,7 @@ impl ManageClient {
     /// HTTP and network errors.
     pub async fn remove_role(&self, user_id_hash: &str) -> Result<(), Error> {
         self.call(
-            "DELETE",
+            Method::Delete,
             &format!("/streaming-roles/{}", enc(user_id_hash)),
             None,
         )
@@ -263,7 +300,9 @@ impl ManageClient {
     /// # Errors
     /// HTTP and network errors.
     pub async fn prohibit_words(&self) -> Result<Vec<Value>, Error> {
-        let v = self.call("GET", "/chats/prohibit-words", None).await?;
+        let v = self
+            .call(Method::Get, "/chats/prohibit-words", None)
+            .await?;
         Ok(Obj::of(&v).array(&["prohibitWordList", "prohibitWords"]))
     }
 
@@ -278,7 +317,7 @@ impl ManageClient {
             ));
         }
         self.call(
-            "POST",
+            Method::Post,
             "/chats/prohibit-words",
             Some(json!({"prohibitWord": word})),
         )
@@ -292,7 +331,7 @@ impl ManageClient {
     /// HTTP and network errors.
     pub async fn edit_prohibit_word(&self, word_no: i64, word: &str) -> Result<(), Error> {
         self.call(
-            "PUT",
+            Method::Put,
             &format!("/chats/prohibit-words/{word_no}"),
             Some(json!({"prohibitWord": word})),
         )
@@ -305,9 +344,13 @@ impl ManageClient {
     /// # Errors
     /// HTTP and network errors.
     pub async fn remove_prohibit_word(&self, word_no: i64) -> Result<(), Error> {
-        self.call("DELETE", &format!("/chats/prohibit-words/{word_no}"), None)
-            .await
-            .map(drop)
+        self.call(
+            Method::Delete,
+            &format!("/chats/prohibit-words/{word_no}"),
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// Removes every prohibited word.
@@ -315,7 +358,7 @@ impl ManageClient {
     /// # Errors
     /// HTTP and network errors.
     pub async fn remove_all_prohibit_words(&self) -> Result<(), Error> {
-        self.call("DELETE", "/chats/prohibit-words", None)
+        self.call(Method::Delete, "/chats/prohibit-words", None)
             .await
             .map(drop)
     }
@@ -325,7 +368,7 @@ impl ManageClient {
     /// # Errors
     /// HTTP and network errors.
     pub async fn chat_rule(&self) -> Result<Option<String>, Error> {
-        Ok(Obj::of(&self.call("GET", "/chat-rules", None).await?).str(&["rule"]))
+        Ok(Obj::of(&self.call(Method::Get, "/chat-rules", None).await?).str(&["rule"]))
     }
 
     /// Sets the chat rules.
@@ -333,7 +376,7 @@ impl ManageClient {
     /// # Errors
     /// HTTP and network errors.
     pub async fn set_chat_rule(&self, rule: &str) -> Result<(), Error> {
-        self.call("PUT", "/chat-rules", Some(json!({"rule": rule})))
+        self.call(Method::Put, "/chat-rules", Some(json!({"rule": rule})))
             .await
             .map(drop)
     }
@@ -344,7 +387,7 @@ impl ManageClient {
     /// HTTP and network errors.
     pub async fn chat_activity_count(&self, user_id_hash: &str) -> Result<Value, Error> {
         self.call(
-            "GET",
+            Method::Get,
             &format!("/users/{}/chat-activity-count", enc(user_id_hash)),
             None,
         )
@@ -359,7 +402,7 @@ impl ManageClient {
         Ok(Page::decode(
             &self
                 .call(
-                    "GET",
+                    Method::Get,
                     &format!("/subscribers?page={page}&size={size}&sortType=RECENT"),
                     None,
                 )
@@ -375,7 +418,7 @@ impl ManageClient {
         Ok(Page::decode(
             &self
                 .call(
-                    "GET",
+                    Method::Get,
                     &format!("/followers?page={page}&size={size}&sortType=RECENT"),
                     None,
                 )
@@ -389,7 +432,7 @@ impl ManageClient {
     /// # Errors
     /// HTTP and network errors.
     pub async fn stream(&self) -> Result<Value, Error> {
-        self.call("GET", "/streams", None).await
+        self.call(Method::Get, "/streams", None).await
     }
 
     /// Uploaded videos (`replay = false`) or past broadcasts (`replay = true`).
@@ -401,7 +444,7 @@ impl ManageClient {
         Ok(Page::decode(
             &self
                 .call(
-                    "GET",
+                    Method::Get,
                     &format!("/videos?videoType={kind}&page={page}&size={size}"),
                     None,
                 )
@@ -415,7 +458,7 @@ impl ManageClient {
     /// HTTP and network errors.
     pub async fn approve_mission(&self, mission_donation_id: &str) -> Result<Value, Error> {
         self.call(
-            "PUT",
+            Method::Put,
             "/donations/mission/approve",
             Some(json!({"missionDonationId": mission_donation_id})),
         )
@@ -428,7 +471,7 @@ impl ManageClient {
     /// HTTP and network errors.
     pub async fn reject_mission(&self, mission_donation_id: &str) -> Result<Value, Error> {
         self.call(
-            "PUT",
+            Method::Put,
             "/donations/mission/reject",
             Some(json!({"missionDonationId": mission_donation_id})),
         )

@@ -213,11 +213,11 @@ async fn perform(
             let user = a["user"].as_str().unwrap_or_default();
             match args["call"].as_str().unwrap_or_default() {
                 "add_restrict" => m
-                    .add_restrict(user, RestrictDays::Days(7), "spam")
+                    .add_restrict(user, RestrictDays::SevenDays, "spam")
                     .await
                     .map_err(e)?,
                 "add_restrict_bad_days" => m
-                    .add_restrict(user, RestrictDays::Days(2), "spam")
+                    .add_restrict(user, RestrictDays::try_from(2).map_err(e)?, "spam")
                     .await
                     .map_err(e)?,
                 "remove_restrict" => m

@@ -1,5 +1,6 @@
 //! Logging in, and saving, loading and validating the login cookies.
 
+use chatwire_net::Method;
 use std::path::Path;
 
 use cookie_store::{CookieDomain, CookieExpiration, CookieStore, RawCookie};
@@ -405,7 +406,7 @@ async fn validate(session: &Session, server: &Server) -> Result<(u64, CookieStor
     let resp = session.get(&root).await?;
     if resp.status != 200 {
         return Err(Error::Http {
-            method: "GET",
+            method: Method::Get,
             url: root,
             status: resp.status,
             body: truncate(&resp.text(), 512),

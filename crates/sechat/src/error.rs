@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use chatwire_net::Method;
 use std::path::PathBuf;
 
 use chatwire_core::{DecodeError, ErrorKind, Platform, Retry};
@@ -85,7 +86,7 @@ chatwire_net::error_enum! {
         #[error("{method} {url} failed: HTTP {status}: {body}")]
         Http {
             /// Method.
-            method: &'static str,
+            method: Method,
             /// The logical URL, without query.
             url: String,
             /// Status.

@@ -16,13 +16,13 @@ mod session;
 mod socket;
 
 pub use chatwire_core;
-pub use chatwire_net::ReconnectPolicy;
+pub use chatwire_net::{Method, ReconnectPolicy};
 pub use client::{ChatClient, Profile};
 pub use config::{ClientBuilder, RateLimitPolicy, Server, Timing};
 pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler};
-pub use model::{EventData, SendResult};
+pub use model::{AccessLevel, EventData, SendResult};
 pub use room::{Events, Room};
 
 #[cfg(test)]

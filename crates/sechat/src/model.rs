@@ -64,6 +64,26 @@ pub struct EventData {
     pub(crate) raw: Value,
 }
 
+/// A user's access to a room, as an access change (event 15) announces it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccessLevel {
+    /// Can read and post.
+    ReadWrite,
+    /// Can read only.
+    ReadOnly,
+    /// Owns the room.
+    Owner,
+    /// Has asked for write access.
+    Request,
+    /// Was kicked (`priv N created`).
+    Kicked,
+    /// A kick expired (`priv N deleted`).
+    KickExpired,
+    /// A level this version does not know, as written after `Access now`.
+    Other(String),
+}
+
 impl EventData {
     /// The event exactly as received.
     pub fn raw(&self) -> &Value {
@@ -82,19 +102,24 @@ impl EventData {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()
     }
 
-    /// For access changes (15): what the content says, for example `read-write`,
-    /// `read-only`, `owner`, `request`, or `kicked` / `kick expired` for `priv N
-    /// created/deleted`.
-    pub fn access_level(&self) -> Option<String> {
+    /// For access changes (15): the access the content announces (`Access now read-write`,
+    /// `priv N created` for a kick, `priv N deleted` when it expires).
+    pub fn access_level(&self) -> Option<AccessLevel> {
         let c = self.content.as_deref()?;
         if let Some(level) = c.strip_prefix("Access now ") {
-            return Some(level.trim().to_owned());
+            return Some(match level.trim() {
+                "read-write" => AccessLevel::ReadWrite,
+                "read-only" => AccessLevel::ReadOnly,
+                "owner" => AccessLevel::Owner,
+                "request" => AccessLevel::Request,
+                other => AccessLevel::Other(other.to_owned()),
+            });
         }
         if c.starts_with("priv ") && c.ends_with(" created") {
-            return Some("kicked".into());
+            return Some(AccessLevel::Kicked);
         }
         if c.starts_with("priv ") && c.ends_with(" deleted") {
-            return Some("kick expired".into());
+            return Some(AccessLevel::KickExpired);
         }
         None
     }
@@ -194,5 +219,32 @@ impl SendResult {
             Self::Sent { message_id, .. } => Some(message_id),
             Self::Duplicate => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(content: &str) -> Option<AccessLevel> {
+        let v = serde_json::json!({"event_type": 15, "content": content});
+        crate::proto::event_data(&v).unwrap().access_level()
+    }
+
+    #[test]
+    fn access_changes_name_their_level() {
+        assert_eq!(
+            access("Access now read-write"),
+            Some(AccessLevel::ReadWrite)
+        );
+        assert_eq!(access("Access now read-only"), Some(AccessLevel::ReadOnly));
+        assert_eq!(access("Access now owner"), Some(AccessLevel::Owner));
+        assert_eq!(access("priv 5 created"), Some(AccessLevel::Kicked));
+        assert_eq!(access("priv 5 deleted"), Some(AccessLevel::KickExpired));
+        assert_eq!(
+            access("Access now moderator"),
+            Some(AccessLevel::Other("moderator".into()))
+        );
+        assert_eq!(access("hello"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Anonymous reading: the room's events by HTTP polling.
 
+use chatwire_net::Method;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -63,7 +64,7 @@ pub(crate) async fn poll_loop(
                 .await?;
             if resp.status != 200 {
                 return Err(Error::Http {
-                    method: "POST",
+                    method: Method::Post,
                     url: session.chat_url("/events"),
                     status: resp.status,
                     body: truncate(&resp.text(), 512),

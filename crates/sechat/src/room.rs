@@ -1,6 +1,7 @@
 //! [`Room`]: one room's commands over HTTP, its lifecycle (`connect`, `run`, `wait_for`,
 //! `close`), and what its background task emits through.
 
+use chatwire_net::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -40,7 +41,7 @@ pub(crate) async fn room_events(session: &Session, room_id: u64) -> Result<Frame
         .await?;
     if resp.status >= 500 {
         return Err(Error::Http {
-            method: "POST",
+            method: Method::Post,
             url,
             status: resp.status,
             body: truncate(&resp.text(), 512),

@@ -1,6 +1,7 @@
 //! One account's HTTP side: the cookie jar (scoped by logical URLs), the chat fkey, and the
 //! action queue that waits out rate limits in order.
 
+use chatwire_net::Method;
 use std::sync::Mutex;
 
 use cookie_store::{CookieStore, RawCookie};
@@ -63,7 +64,7 @@ impl Session {
 
     async fn send(
         &self,
-        method: &'static str,
+        method: Method,
         url: &str,
         content_type: Option<String>,
         body: Option<Bytes>,
@@ -112,7 +113,7 @@ impl Session {
     }
 
     pub(crate) async fn get(&self, url: &str) -> Result<Response, Error> {
-        self.send("GET", url, None, None).await
+        self.send(Method::Get, url, None, None).await
     }
 
     pub(crate) async fn post_form(
@@ -122,7 +123,7 @@ impl Session {
     ) -> Result<Response, Error> {
         let body = Bytes::from(form(fields));
         self.send(
-            "POST",
+            Method::Post,
             url,
             Some("application/x-www-form-urlencoded; charset=UTF-8".into()),
             Some(body),
@@ -137,7 +138,7 @@ impl Session {
         boundary: &str,
     ) -> Result<Response, Error> {
         self.send(
-            "POST",
+            Method::Post,
             url,
             Some(format!("multipart/form-data; boundary={boundary}")),
             Some(body),
@@ -154,7 +155,7 @@ impl Session {
         let resp = self.get(&url).await?;
         if resp.status != 200 {
             return Err(Error::Http {
-                method: "GET",
+                method: Method::Get,
                 url,
                 status: resp.status,
                 body: truncate(&resp.text(), 512),

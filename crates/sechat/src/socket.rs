@@ -2,6 +2,7 @@
 //! counter, reconnects with backoff, gap fill from the room's recent messages, deduplication,
 //! acknowledged pings, and the closing handshake.
 
+use chatwire_net::Method;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -180,7 +181,7 @@ impl Socket {
             .await?;
         if resp.status != 200 {
             return Err(Error::Http {
-                method: "POST",
+                method: Method::Post,
                 url: auth_url,
                 status: resp.status,
                 body: truncate(&resp.text(), 512),
