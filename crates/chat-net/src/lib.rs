@@ -8,6 +8,7 @@ mod event_model;
 mod events;
 #[cfg(feature = "sockets")]
 pub mod http;
+mod id;
 mod method;
 #[cfg(feature = "sockets")]
 mod stream;

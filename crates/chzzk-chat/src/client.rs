@@ -1,6 +1,7 @@
 //! [`ChatClient`]: the handle. It builds nothing but commands: the socket, rejoins, gap fill
 //! and deduplication are the driver's ([`crate::driver`]).
 
+use crate::model::{ChannelId, ChatChannelId};
 use chatwire_net::Method;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -42,7 +43,7 @@ pub(crate) enum Command {
 /// What the task shares with the handles.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    pub(crate) chat_channel_id: Option<String>,
+    pub(crate) chat_channel_id: Option<ChatChannelId>,
     pub(crate) connected: bool,
 }
 
@@ -97,12 +98,12 @@ pub type Events = chatwire_net::Events<Event, Error>;
 impl ChatClient {
     /// A client for `channel_id` (the 32-hex id in `chzzk.naver.com/live/<id>`) with the
     /// defaults: anonymous, production endpoints.
-    pub fn new(channel_id: impl Into<String>) -> Self {
+    pub fn new(channel_id: impl Into<ChannelId>) -> Self {
         Self::builder(channel_id).build()
     }
 
     /// A builder for `channel_id`.
-    pub fn builder(channel_id: impl Into<String>) -> ClientBuilder {
+    pub fn builder(channel_id: impl Into<ChannelId>) -> ClientBuilder {
         ClientBuilder::new(channel_id)
     }
 
@@ -120,12 +121,12 @@ impl ChatClient {
     }
 
     /// The streamer's channel id.
-    pub fn channel_id(&self) -> &str {
+    pub fn channel_id(&self) -> &ChannelId {
         &self.inner.config.channel_id
     }
 
     /// The chat channel of the current session, once connected.
-    pub fn chat_channel_id(&self) -> Option<String> {
+    pub fn chat_channel_id(&self) -> Option<ChatChannelId> {
         lock(&self.inner.shared).chat_channel_id.clone()
     }
 
@@ -349,7 +350,7 @@ impl ChatClient {
         Ok(decode::user(&self.api().user_status().await?))
     }
 
-    async fn current_chat_channel(&self) -> Result<String, Error> {
+    async fn current_chat_channel(&self) -> Result<ChatChannelId, Error> {
         if let Some(c) = self.chat_channel_id() {
             return Ok(c);
         }
@@ -442,7 +443,7 @@ impl ChatClient {
     pub fn manage(&self, channel_id: Option<&str>) -> ManageClient {
         ManageClient::new(
             self.clone(),
-            channel_id.unwrap_or(self.channel_id()).to_owned(),
+            channel_id.map_or_else(|| self.channel_id().clone(), ChannelId::from),
         )
     }
 

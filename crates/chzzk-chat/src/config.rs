@@ -1,3 +1,4 @@
+use crate::model::ChannelId;
 use std::fmt;
 use std::time::Duration;
 
@@ -130,7 +131,7 @@ impl Default for Timing {
 /// What a [`ChatClient`](crate::ChatClient) is built from.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub(crate) channel_id: String,
+    pub(crate) channel_id: ChannelId,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) endpoints: Endpoints,
     pub(crate) reconnect: ReconnectPolicy,
@@ -152,7 +153,7 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    pub(crate) fn new(channel_id: impl Into<String>) -> Self {
+    pub(crate) fn new(channel_id: impl Into<ChannelId>) -> Self {
         Self {
             config: Config {
                 channel_id: channel_id.into(),

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use crate::model::ChannelId;
 use chatwire_core::{DecodeError, ErrorKind, Platform, Retry};
 use chatwire_net::Method;
 
@@ -12,19 +13,19 @@ chatwire_net::error_enum! {
         #[error("channel {channel_id} has no live status (wrong id, or it never broadcast)")]
         ChannelNotFound {
             /// The channel.
-            channel_id: String,
+            channel_id: ChannelId,
         },
         /// The channel has no chat channel right now (off air).
         #[error("channel {channel_id} has no chat channel now (off air)")]
         ChannelOffline {
             /// The channel.
-            channel_id: String,
+            channel_id: ChannelId,
         },
         /// The live is 19+ and the client is not logged in as a verified adult.
         #[error("channel {channel_id} is 19+: log in with a verified adult account to join its chat")]
         AdultRestricted {
             /// The channel.
-            channel_id: String,
+            channel_id: ChannelId,
         },
         /// The chat server refused the join (its `retCode` and `retMsg`).
         #[error("the chat server refused to join: retCode {ret_code} ({ret_msg})")]

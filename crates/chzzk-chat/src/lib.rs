@@ -22,8 +22,9 @@ pub use error::Error;
 pub use event::{Context, Event, Handler};
 pub use manage::{ManageClient, Page, RestrictDays, Role};
 pub use model::{
-    Blind, ChatMessage, DonationMessage, Line, Message, Mission, NoticeMessage, Profile,
-    RecentChat, SubscriptionGiftMessage, SubscriptionMessage, SystemMessage,
+    Blind, ChannelId, ChatChannelId, ChatMessage, DonationMessage, Line, Message, Mission,
+    NoticeMessage, Profile, RecentChat, SubscriptionGiftMessage, SubscriptionMessage,
+    SystemMessage, UserIdHash,
 };
 
 #[cfg(test)]

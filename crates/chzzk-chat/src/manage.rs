@@ -2,6 +2,7 @@
 //! chat rules, missions, subscribers, followers, videos). Every call needs the channel owner's
 //! or a manager's login.
 
+use crate::model::ChannelId;
 use chatwire_net::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -131,11 +132,11 @@ impl TryFrom<u32> for RestrictDays {
 #[derive(Debug, Clone)]
 pub struct ManageClient {
     client: ChatClient,
-    channel_id: String,
+    channel_id: ChannelId,
 }
 
 impl ManageClient {
-    pub(crate) fn new(client: ChatClient, channel_id: String) -> Self {
+    pub(crate) fn new(client: ChatClient, channel_id: ChannelId) -> Self {
         Self { client, channel_id }
     }
 

@@ -52,7 +52,7 @@ impl Handler for Rec {
             .push(format!("event:{}", event.kind()));
     }
     async fn on_connect(&self, ctx: &Context, c: &Connected) {
-        assert_eq!(ctx.client.channel_id(), c.channel_id);
+        assert_eq!(*ctx.client.channel_id(), c.channel_id);
         self.0.calls.lock().unwrap().push("on_connect".into());
     }
     async fn on_donation(&self, _ctx: &Context, d: &DonationMessage) {

@@ -6,6 +6,7 @@
 mod join;
 mod session;
 
+use crate::model::{ChatChannelId, UserIdHash};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -55,7 +56,7 @@ pub(crate) struct Task {
     tx: Emitter<Event, Error>,
     cmds: mpsc::UnboundedReceiver<Command>,
     ws: Option<Ws>,
-    chat_channel_id: Option<String>,
+    chat_channel_id: Option<ChatChannelId>,
     token: Option<AccessToken>,
     uid: Option<String>,
     sid: Option<String>,
@@ -65,7 +66,7 @@ pub(crate) struct Task {
     live_state: Option<LiveState>,
     live_title: Option<String>,
     /// (author, time) of delivered lines, to deliver each line once across reconnects.
-    seen: DedupWindow<(String, i64)>,
+    seen: DedupWindow<(UserIdHash, i64)>,
     floor_ms: Option<i64>,
     pending_recent: VecDeque<PendingRecent>,
     waiters: Waiters<Event>,
@@ -343,7 +344,7 @@ impl Task {
 
     /// Emits broadcast events for a live status; switches chat channel when it changed.
     /// Returns true when the chat channel changed.
-    fn note_broadcast(&mut self, status: &LiveStatus, new_chat: Option<String>) -> bool {
+    fn note_broadcast(&mut self, status: &LiveStatus, new_chat: Option<ChatChannelId>) -> bool {
         let change = BroadcastChange {
             channel_id: self.config.channel_id.clone(),
             old_chat_channel_id: self.chat_channel_id.clone(),
@@ -364,7 +365,7 @@ impl Task {
         self.live_state = Some(status.status.clone());
         self.live_title.clone_from(&status.live_title);
         match new_chat {
-            Some(new) if self.chat_channel_id.as_deref() != Some(new.as_str()) => {
+            Some(new) if self.chat_channel_id.as_ref() != Some(&new) => {
                 if self.chat_channel_id.is_some() {
                     self.emit(Ok(Event::ChatChannelChanged(BroadcastChange {
                         new_chat_channel_id: Some(new.clone()),

@@ -1,6 +1,7 @@
 //! One socket's life: frames in, commands in, keepalive, live-status polls, the closing
 //! handshake, and delivery (recent-chat routing, the gap-fill floor, deduplication).
 
+use crate::model::UserIdHash;
 use chatwire_net::ws::{self, Incoming};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -250,7 +251,7 @@ impl Task {
             // Lines sent while we were away: deliver the ones never delivered, oldest first.
             let floor = self.floor_ms.unwrap_or(i64::MIN);
             for line in recent.messages {
-                let key = (line.user_id().to_owned(), line.time_ms());
+                let key = (UserIdHash::from(line.user_id()), line.time_ms());
                 if key.1 >= floor && self.seen.insert(key) {
                     self.emit(Ok(proto::line_event(line)));
                 }
@@ -259,7 +260,7 @@ impl Task {
         }
         for line in &recent.messages {
             self.seen
-                .insert((line.user_id().to_owned(), line.time_ms()));
+                .insert((UserIdHash::from(line.user_id()), line.time_ms()));
         }
         if let Some(r) = pending.and_then(|p| p.reply) {
             let _ = r.send(Ok(recent.clone()));
@@ -268,7 +269,7 @@ impl Task {
     }
 }
 
-fn line_key(event: &Event) -> Option<(String, i64)> {
+fn line_key(event: &Event) -> Option<(UserIdHash, i64)> {
     let (user, time, origin) = match event {
         Event::Chat(m) => (&m.user_id, m.time_ms, m.origin),
         Event::Donation(m) => (&m.user_id, m.time_ms, m.origin),

@@ -1,3 +1,4 @@
+use super::{ChannelId, ChatChannelId, UserIdHash};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -46,17 +47,17 @@ impl BlindKind {
 #[non_exhaustive]
 pub struct Blind {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// The chat channel.
-    pub chat_channel_id: String,
+    pub chat_channel_id: ChatChannelId,
     /// Hidden how, or restored.
     pub kind: BlindKind,
     /// The line's author.
-    pub user_id: String,
+    pub user_id: UserIdHash,
     /// The line's send time, Unix milliseconds.
     pub message_time_ms: i64,
     /// Who hid it, when the server says.
-    pub blind_user_id: Option<String>,
+    pub blind_user_id: Option<UserIdHash>,
     /// The original line for a restore (`CANCEL`), when sent.
     pub message: Option<Value>,
     #[serde(skip)]
@@ -146,9 +147,9 @@ pub enum Auth {
 #[non_exhaustive]
 pub struct Connected {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// The chat channel joined.
-    pub chat_channel_id: String,
+    pub chat_channel_id: ChatChannelId,
     /// Read or send.
     pub auth: Auth,
     /// 0 on the first join, then the number of rejoins.
@@ -160,11 +161,11 @@ pub struct Connected {
 #[non_exhaustive]
 pub struct BroadcastChange {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// The chat channel before.
-    pub old_chat_channel_id: Option<String>,
+    pub old_chat_channel_id: Option<ChatChannelId>,
     /// The chat channel now.
-    pub new_chat_channel_id: Option<String>,
+    pub new_chat_channel_id: Option<ChatChannelId>,
     /// The live title, when known.
     pub live_title: Option<String>,
 }
@@ -174,9 +175,9 @@ pub struct BroadcastChange {
 #[non_exhaustive]
 pub struct Unpin {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// The chat channel.
-    pub chat_channel_id: String,
+    pub chat_channel_id: ChatChannelId,
 }
 
 /// The server ended the chat session (90102); the web client does not reconnect after it.
@@ -184,9 +185,9 @@ pub struct Unpin {
 #[non_exhaustive]
 pub struct SessionEnded {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// The chat channel.
-    pub chat_channel_id: String,
+    pub chat_channel_id: ChatChannelId,
 }
 
 /// The connection was lost; the client waits `delay_ms` and tries again.
@@ -194,7 +195,7 @@ pub struct SessionEnded {
 #[non_exhaustive]
 pub struct Reconnecting {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// 1 for the first retry after a loss, then 2, 3, ...
     pub attempt: u32,
     /// The wait before this attempt, in milliseconds.
@@ -208,7 +209,7 @@ pub struct Reconnecting {
 #[non_exhaustive]
 pub struct Disconnected {
     /// The streamer's channel.
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// Why.
     pub reason: String,
 }

@@ -1,3 +1,4 @@
+use super::{ChannelId, ChatChannelId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -60,7 +61,7 @@ pub struct LiveStatus {
     pub adult: bool,
     /// The chat channel of the current broadcast (issued anew for every broadcast; absent when
     /// off air for long, for 19+ without adult login, or when geo-blocked).
-    pub chat_channel_id: Option<String>,
+    pub chat_channel_id: Option<ChatChannelId>,
     /// `GAME`, ...
     pub category_type: Option<String>,
     /// Category id.
@@ -95,7 +96,7 @@ pub struct LiveStatus {
 #[non_exhaustive]
 pub struct LiveChannel {
     /// Channel id.
-    pub channel_id: Option<String>,
+    pub channel_id: Option<ChannelId>,
     /// Channel name.
     pub channel_name: Option<String>,
     /// Image.

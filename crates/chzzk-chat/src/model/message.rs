@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use super::{ChannelId, ChatChannelId, UserIdHash};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -125,12 +126,12 @@ pub enum Origin {
 #[non_exhaustive]
 pub struct Message<E> {
     /// The streamer's channel this client follows (stable across broadcasts).
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     /// The chat channel (`cid` / `channelId`), new for every broadcast.
-    pub chat_channel_id: String,
+    pub chat_channel_id: ChatChannelId,
     /// The author's id (`uid` / `userId`); `anonymous` for anonymous donors, `SYSTEM_MESSAGE`
     /// for system lines.
-    pub user_id: String,
+    pub user_id: UserIdHash,
     /// The author's profile (absent for anonymous and system lines).
     pub profile: Option<Profile>,
     /// The text (`msg` / `content`).
@@ -240,7 +241,7 @@ pub struct ChatExtras {
     /// `PC`, `AOS`, `IOS`, or anything new.
     pub os_type: Option<String>,
     /// The streamer's channel id.
-    pub streaming_channel_id: Option<String>,
+    pub streaming_channel_id: Option<ChannelId>,
     /// Emoticons used in the text as `{:name:}`: name → image URL.
     pub emojis: BTreeMap<String, String>,
 }

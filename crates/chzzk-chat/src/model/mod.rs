@@ -1,6 +1,7 @@
 //! The typed data Chzzk sends: chat lines, profiles, channel events, live information.
 
 mod channel;
+mod ids;
 mod live;
 mod message;
 mod profile;
@@ -9,6 +10,7 @@ pub use channel::{
     Auth, Blind, BlindKind, BroadcastChange, ChannelEvent, ChatMode, Connected, Disconnected,
     Moderation, Reconnecting, SessionEnded, TemporaryRestrict, Unknown, Unpin,
 };
+pub use ids::{ChannelId, ChatChannelId, UserIdHash};
 pub use live::{
     AccessToken, LiveChannel, LiveDetail, LivePollingStatus, LiveState, LiveStatus, ProfileCard,
     TemporaryRestriction, User,

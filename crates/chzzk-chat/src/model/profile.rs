@@ -1,5 +1,7 @@
 use serde::Serialize;
 
+use super::UserIdHash;
+
 /// A chatter's role in the channel (`userRoleCode`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -125,7 +127,7 @@ pub struct StreamingProperty {
 #[non_exhaustive]
 pub struct Profile {
     /// `userIdHash`: the user's id, equal to their own channel id.
-    pub user_id_hash: String,
+    pub user_id_hash: UserIdHash,
     /// Display name.
     pub nickname: String,
     /// Profile image URL (often empty).
@@ -182,7 +184,7 @@ impl Profile {
 #[non_exhaustive]
 pub struct PartialUser {
     /// `userIdHash`.
-    pub user_id_hash: String,
+    pub user_id_hash: UserIdHash,
     /// Display name, when known.
     pub nickname: Option<String>,
     /// Profile image URL, when known.
@@ -193,7 +195,7 @@ pub struct PartialUser {
 
 impl PartialUser {
     /// A user known only by id.
-    pub fn new(user_id_hash: impl Into<String>) -> Self {
+    pub fn new(user_id_hash: impl Into<UserIdHash>) -> Self {
         Self {
             user_id_hash: user_id_hash.into(),
             nickname: None,

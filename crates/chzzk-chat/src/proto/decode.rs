@@ -81,7 +81,7 @@ pub(crate) fn profile(v: &Value) -> Option<Profile> {
             .collect()
     });
     Some(Profile {
-        user_id_hash,
+        user_id_hash: user_id_hash.into(),
         nickname: o.str(&["nickname", "nickName"]).unwrap_or_default(),
         profile_image_url: o.str(&["profileImageUrl"]).filter(|s| !s.is_empty()),
         user_role: o.map_str(&["userRoleCode"], UserRole::parse),
@@ -122,7 +122,7 @@ fn chat_extras(e: Obj<'_>) -> ChatExtras {
     ChatExtras {
         chat_type: e.str(&["chatType"]),
         os_type: e.str(&["osType"]),
-        streaming_channel_id: e.str(&["streamingChannelId"]),
+        streaming_channel_id: e.str(&["streamingChannelId"]).map(Into::into),
         emojis: emojis(e),
     }
 }
@@ -286,11 +286,15 @@ pub(crate) fn line_owned(
     macro_rules! msg {
         ($extras:expr) => {
             Message {
-                channel_id: channel_id.to_owned(),
+                channel_id: channel_id.into(),
                 chat_channel_id: o
                     .str(&["cid", "channelId", "chatChannelId"])
-                    .unwrap_or_default(),
-                user_id: o.str(&["uid", "userId", "userIdHash"]).unwrap_or_default(),
+                    .unwrap_or_default()
+                    .into(),
+                user_id: o
+                    .str(&["uid", "userId", "userIdHash"])
+                    .unwrap_or_default()
+                    .into(),
                 profile: author,
                 content: o.str(&["msg", "content"]).unwrap_or_default(),
                 message_type,
@@ -385,14 +389,15 @@ pub(crate) fn recent_chat(channel_id: &str, bdy: &Value) -> (RecentChat, Vec<(Va
 pub(crate) fn blind(channel_id: &str, chat_channel_id: &str, bdy: &Value) -> Blind {
     let o = Obj::of(bdy);
     Blind {
-        channel_id: channel_id.to_owned(),
+        channel_id: channel_id.into(),
         chat_channel_id: o
             .str(&["channelId", "cid"])
-            .unwrap_or_else(|| chat_channel_id.to_owned()),
+            .unwrap_or_else(|| chat_channel_id.to_owned())
+            .into(),
         kind: BlindKind::parse(&o.str(&["blindType"]).unwrap_or_default()),
-        user_id: o.str(&["userId", "uid"]).unwrap_or_default(),
+        user_id: o.str(&["userId", "uid"]).unwrap_or_default().into(),
         message_time_ms: o.i64(&["messageTime", "msgTime"]).unwrap_or(0),
-        blind_user_id: o.str(&["blindUserId"]),
+        blind_user_id: o.str(&["blindUserId"]).map(Into::into),
         message: o.get(&["message"]).cloned(),
         raw: bdy.clone(),
     }
@@ -433,7 +438,10 @@ pub(crate) fn live_status(content: &Value) -> LiveStatus {
         accumulate_count: o.u64(&["accumulateCount"]),
         paid_promotion: o.bool(&["paidPromotion"]),
         adult: o.bool(&["adult"]).unwrap_or(false),
-        chat_channel_id: o.str(&["chatChannelId"]).filter(|s| !s.is_empty()),
+        chat_channel_id: o
+            .str(&["chatChannelId"])
+            .filter(|s| !s.is_empty())
+            .map(Into::into),
         category_type: o.str(&["categoryType"]),
         live_category: o.str(&["liveCategory"]),
         live_category_value: o.str(&["liveCategoryValue"]),
@@ -477,7 +485,7 @@ pub(crate) fn live_detail(content: &Value) -> LiveDetail {
         channel: o.obj(&["channel"]).map(|c| {
             let c = Obj::of(&c);
             LiveChannel {
-                channel_id: c.str(&["channelId"]),
+                channel_id: c.str(&["channelId"]).map(Into::into),
                 channel_name: c.str(&["channelName"]),
                 channel_image_url: c.str(&["channelImageUrl"]),
                 verified_mark: c.bool(&["verifiedMark"]).unwrap_or(false),
@@ -531,7 +539,7 @@ pub(crate) fn profile_card(content: &Value) -> Option<ProfileCard> {
 pub(crate) fn partial_user(content: &Value) -> Option<PartialUser> {
     let o = Obj::of(content);
     Some(PartialUser {
-        user_id_hash: o.str(&["userIdHash"])?,
+        user_id_hash: o.str(&["userIdHash"])?.into(),
         nickname: o.str(&["nickname", "userNickname"]),
         profile_image_url: o.str(&["profileImageUrl"]),
         verified_mark: o.bool(&["verifiedMark"]).unwrap_or(false),

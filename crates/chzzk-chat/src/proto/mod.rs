@@ -153,8 +153,8 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
         cmd::NOTICE => match decode::notice(channel_id, &bdy) {
             Some(n) => one(Event::Pin(n)),
             None => one(Event::Unpin(Unpin {
-                channel_id: channel_id.to_owned(),
-                chat_channel_id: chat_channel_id.to_owned(),
+                channel_id: channel_id.into(),
+                chat_channel_id: chat_channel_id.into(),
             })),
         },
         cmd::BLIND => one(Event::Blind(decode::blind(
