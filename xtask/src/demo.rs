@@ -213,12 +213,15 @@ mod sechat {
             Event::MessageEdited(d) => {
                 format!("{} edited: {}", who(d), d.text.as_deref().unwrap_or(""))
             }
-            Event::MessageDeleted(d) => format!("message {} deleted", d.message_id.unwrap_or(0)),
+            Event::MessageDeleted(d) => format!(
+                "message {} deleted",
+                d.message_id.map_or(0, ::sechat::MessageId::get)
+            ),
             Event::UserMentioned(d) => format!("{} mentioned the bot", who(d)),
             Event::MessageReply(d) => format!("{} replied to the bot", who(d)),
             Event::MessageStarred(d) => format!(
                 "message {} has {} star(s), {} pin(s)",
-                d.message_id.unwrap_or(0),
+                d.message_id.map_or(0, ::sechat::MessageId::get),
                 d.message_stars,
                 d.message_owner_stars
             ),

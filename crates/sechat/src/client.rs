@@ -12,6 +12,7 @@ use crate::Error;
 use crate::config::{ClientBuilder, Server};
 use crate::credentials::Credentials;
 use crate::error::truncate;
+use crate::ids::{RoomId, UserId};
 use crate::proto::html;
 use crate::room::{Room, RoomInner};
 use crate::session::Session;
@@ -53,7 +54,7 @@ impl ChatClient {
     }
 
     /// The logged-in chat user id (`None` when anonymous).
-    pub fn user_id(&self) -> Option<u64> {
+    pub fn user_id(&self) -> Option<UserId> {
         self.session.user_id
     }
 
@@ -64,11 +65,11 @@ impl ChatClient {
 
     /// A handle on room `room_id` (no I/O): commands, and its events once
     /// [`connect`](Room::connect)ed.
-    pub fn room(&self, room_id: u64) -> Room {
+    pub fn room(&self, room_id: impl Into<RoomId>) -> Room {
         Room {
             inner: Arc::new(RoomInner {
                 session: Arc::clone(&self.session),
-                room_id,
+                room_id: room_id.into(),
                 counter: AtomicU64::new(0),
                 task: Mutex::new(None),
                 waiters: Waiters::new(),
@@ -141,7 +142,7 @@ impl ChatClient {
 #[derive(Debug, Clone)]
 pub struct Profile {
     session: Arc<Session>,
-    user_id: u64,
+    user_id: UserId,
 }
 
 impl Profile {
@@ -149,7 +150,7 @@ impl Profile {
     pub const MAX_BIO_CHARS: usize = 200;
 
     /// The chat user id.
-    pub fn user_id(&self) -> u64 {
+    pub fn user_id(&self) -> UserId {
         self.user_id
     }
 

@@ -3,6 +3,7 @@ use std::time::Duration;
 use chatwire_net::ReconnectPolicy;
 
 use crate::Credentials;
+use crate::ids::UserId;
 
 /// A Stack Exchange chat server: its chat root, the Q&A site accounts log in on, the domain
 /// of the login cookies, and the name of the chat session cookie.
@@ -236,7 +237,7 @@ impl Default for Options {
 pub struct ClientBuilder {
     pub(crate) server: Server,
     pub(crate) jar: cookie_store::CookieStore,
-    pub(crate) user_id: Option<u64>,
+    pub(crate) user_id: Option<UserId>,
     pub(crate) options: Options,
 }
 

@@ -11,6 +11,7 @@ use crate::ChatClient;
 use crate::Error;
 use crate::config::Server;
 use crate::error::{LoginError, truncate};
+use crate::ids::UserId;
 use crate::proto::html::{self, TopBar};
 use crate::session::Session;
 
@@ -20,7 +21,7 @@ use crate::session::Session;
 #[derive(Clone)]
 pub struct Credentials {
     pub(crate) server: Server,
-    pub(crate) user_id: u64,
+    pub(crate) user_id: UserId,
     pub(crate) jar: CookieStore,
 }
 
@@ -40,7 +41,7 @@ struct SavedFile {
     format: String,
     version: u32,
     server: String,
-    user_id: u64,
+    user_id: UserId,
     cookies: Vec<SavedCookie>,
 }
 
@@ -79,7 +80,7 @@ impl Credentials {
     }
 
     /// The chat user id (per server; not the site or network account id).
-    pub fn user_id(&self) -> u64 {
+    pub fn user_id(&self) -> UserId {
         self.user_id
     }
 
@@ -298,8 +299,8 @@ impl Credentials {
             })),
             Ok((other, _)) => {
                 tracing::warn!(
-                    saved = saved.user_id,
-                    found = other,
+                    saved = saved.user_id.get(),
+                    found = other.get(),
                     "saved credentials belong to another chat user"
                 );
                 Ok(None)
@@ -401,7 +402,7 @@ impl Credentials {
 }
 
 /// GETs the chat root: it must set (or accept) the chat cookie and name the logged-in user.
-async fn validate(session: &Session, server: &Server) -> Result<(u64, CookieStore), Error> {
+async fn validate(session: &Session, server: &Server) -> Result<(UserId, CookieStore), Error> {
     let root = format!("{}/", server.chat);
     let resp = session.get(&root).await?;
     if resp.status != 200 {
@@ -417,7 +418,7 @@ async fn validate(session: &Session, server: &Server) -> Result<(u64, CookieStor
         .get_request_values(&url(&root)?)
         .any(|(n, _)| n == server.chat_cookie);
     match html::topbar_user(&resp.text()) {
-        TopBar::User(id) if has_cookie => Ok((id, jar)),
+        TopBar::User(id) if has_cookie => Ok((UserId(id.cast_signed()), jar)),
         TopBar::User(_) => Err(LoginError::NoChatCookie {
             cookie: server.chat_cookie.clone(),
         }

@@ -74,7 +74,7 @@ chatwire_net::error_enum! {
         #[error("message {message_id} does not exist")]
         NoSuchMessage {
             /// The id.
-            message_id: u64,
+            message_id: crate::MessageId,
         },
         /// Still rate limited after the configured retries.
         #[error("rate limited{}", retry_after.map(|d| format!(": try again in {d:?}")).unwrap_or_default())]

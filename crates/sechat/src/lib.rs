@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod error;
 mod event;
+mod ids;
 pub mod model;
 mod poll;
 #[cfg(feature = "unstable-proto")]
@@ -22,6 +23,7 @@ pub use config::{ClientBuilder, RateLimitPolicy, Server, Timing};
 pub use credentials::Credentials;
 pub use error::{Error, LoginError};
 pub use event::{Context, Event, Handler};
+pub use ids::{MessageId, RoomId, UserId};
 pub use model::{AccessLevel, EventData, SendResult};
 pub use room::{Events, Room};
 

@@ -1,5 +1,6 @@
 //! The typed data of room events.
 
+use crate::ids::{MessageId, RoomId, UserId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,19 +34,19 @@ pub struct EventData {
     #[serde(serialize_with = "seconds")]
     pub time_stamp: Option<f64>,
     /// The room (for an invitation, the room you are invited to).
-    pub room_id: Option<u64>,
+    pub room_id: Option<RoomId>,
     /// The room's name.
     pub room_name: Option<String>,
     /// Who acted (negative for system accounts: -2 is "Feeds").
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// Their name.
     pub user_name: Option<String>,
     /// Who is concerned: the pinged account, the affected user, the original author.
-    pub target_user_id: Option<i64>,
+    pub target_user_id: Option<UserId>,
     /// The message (what you reply to, edit, star).
-    pub message_id: Option<u64>,
+    pub message_id: Option<MessageId>,
     /// The message replied to.
-    pub parent_id: Option<u64>,
+    pub parent_id: Option<MessageId>,
     /// Whether the reply shows its parent.
     pub show_parent: bool,
     /// The rendered HTML, as sent.
@@ -162,7 +163,7 @@ impl Suspension {
 #[non_exhaustive]
 pub struct Connected {
     /// The room.
-    pub room_id: u64,
+    pub room_id: RoomId,
     /// The event counter the socket resumed from (`l`).
     pub since: u64,
     /// 0 on the first connection, then the number of reconnects.
@@ -174,7 +175,7 @@ pub struct Connected {
 #[non_exhaustive]
 pub struct Reconnecting {
     /// The room.
-    pub room_id: u64,
+    pub room_id: RoomId,
     /// 1, 2, 3, ...
     pub attempt: u32,
     /// Milliseconds.
@@ -188,7 +189,7 @@ pub struct Reconnecting {
 #[non_exhaustive]
 pub struct Disconnected {
     /// The room.
-    pub room_id: u64,
+    pub room_id: RoomId,
     /// Why.
     pub reason: String,
 }
@@ -203,7 +204,7 @@ pub enum SendResult {
     /// Posted.
     Sent {
         /// The new message's id.
-        message_id: u64,
+        message_id: MessageId,
         /// Unix seconds.
         time: Option<i64>,
     },
@@ -214,7 +215,7 @@ pub enum SendResult {
 
 impl SendResult {
     /// The message id, when posted.
-    pub fn message_id(self) -> Option<u64> {
+    pub fn message_id(self) -> Option<MessageId> {
         match self {
             Self::Sent { message_id, .. } => Some(message_id),
             Self::Duplicate => None,

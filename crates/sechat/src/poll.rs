@@ -70,7 +70,7 @@ pub(crate) async fn poll_loop(
                     body: truncate(&resp.text(), 512),
                 });
             }
-            proto::parse_frame(&resp.text(), room_id)
+            proto::parse_frame(&resp.text(), room_id.get())
                 .map_err(|why| Error::decode("a poll answer", why, &resp.text()))
         }
         .await;

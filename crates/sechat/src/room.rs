@@ -13,19 +13,20 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Error;
 use crate::error::truncate;
 use crate::event::{Context, Dispatcher, Event, Handler};
+use crate::ids::{MessageId, RoomId};
 use crate::model::SendResult;
 use crate::poll::poll_loop;
 use crate::proto::{self, Frame};
 use crate::session::Session;
 use crate::socket::Socket;
 
-async fn room_counter(session: &Session, room_id: u64) -> Result<u64, Error> {
+async fn room_counter(session: &Session, room_id: RoomId) -> Result<u64, Error> {
     let frame = room_events(session, room_id).await?;
     Ok(frame.counter.unwrap_or(0))
 }
 
 /// `POST /chats/{room}/events`: the counter and the last messages.
-pub(crate) async fn room_events(session: &Session, room_id: u64) -> Result<Frame, Error> {
+pub(crate) async fn room_events(session: &Session, room_id: RoomId) -> Result<Frame, Error> {
     let fkey = session.fkey().await?;
     let url = session.chat_url(&format!("/chats/{room_id}/events"));
     let resp = session
@@ -61,7 +62,7 @@ pub(crate) async fn room_events(session: &Session, room_id: u64) -> Result<Frame
 
 pub(crate) struct RoomInner {
     pub(crate) session: Arc<Session>,
-    pub(crate) room_id: u64,
+    pub(crate) room_id: RoomId,
     pub(crate) counter: AtomicU64,
     pub(crate) task: Mutex<Option<mpsc::UnboundedSender<oneshot::Sender<()>>>>,
     pub(crate) waiters: Waiters<Event>,
@@ -95,7 +96,7 @@ fn ok_string(resp: &Response) -> Option<String> {
 
 impl Room {
     /// The room id.
-    pub fn id(&self) -> u64 {
+    pub fn id(&self) -> RoomId {
         self.inner.room_id
     }
 
@@ -111,14 +112,18 @@ impl Room {
     async fn simple_action(
         &self,
         action: &'static str,
-        message_id: u64,
+        message_id: MessageId,
         path: &str,
     ) -> Result<(), Error> {
         let resp = self.inner.session.action(&self.url(path), &[]).await?;
         Self::expect_ok(action, message_id, &resp)
     }
 
-    fn expect_ok(action: &'static str, message_id: u64, resp: &Response) -> Result<(), Error> {
+    fn expect_ok(
+        action: &'static str,
+        message_id: MessageId,
+        resp: &Response,
+    ) -> Result<(), Error> {
         if resp.status == 302 {
             return Err(Error::NoSuchMessage { message_id });
         }
@@ -151,7 +156,7 @@ impl Room {
     /// [`Error::InvalidInput`] for an empty or over-long message; [`Error::OperationFailed`]
     /// with the server's text (no permission, frozen room, 20 reputation needed, ...);
     /// [`Error::RateLimited`].
-    pub async fn send(&self, text: &str, reply_to: Option<u64>) -> Result<SendResult, Error> {
+    pub async fn send(&self, text: &str, reply_to: Option<MessageId>) -> Result<SendResult, Error> {
         if text.trim().is_empty() {
             return Err(Error::InvalidInput("a message cannot be empty".into()));
         }
@@ -178,7 +183,7 @@ impl Room {
             .map_err(|e| Error::decode("the send answer", e.to_string(), &resp.text()))?;
         Ok(match v.get("id").and_then(Value::as_u64) {
             Some(message_id) => SendResult::Sent {
-                message_id,
+                message_id: MessageId(message_id),
                 time: v.get("time").and_then(Value::as_i64),
             },
             None => SendResult::Duplicate,
@@ -190,7 +195,7 @@ impl Room {
     /// # Errors
     /// [`Error::OperationFailed`] ("It is too late to edit this message", ...),
     /// [`Error::NoSuchMessage`].
-    pub async fn edit(&self, message_id: u64, text: &str) -> Result<(), Error> {
+    pub async fn edit(&self, message_id: MessageId, text: &str) -> Result<(), Error> {
         if text.trim().is_empty() {
             return Err(Error::InvalidInput("a message cannot be empty".into()));
         }
@@ -209,7 +214,7 @@ impl Room {
     ///
     /// # Errors
     /// As [`edit`](Self::edit).
-    pub async fn delete(&self, message_id: u64) -> Result<(), Error> {
+    pub async fn delete(&self, message_id: MessageId) -> Result<(), Error> {
         self.simple_action(
             "delete",
             message_id,
@@ -222,7 +227,7 @@ impl Room {
     ///
     /// # Errors
     /// [`Error::OperationFailed`] (daily star quota, ...).
-    pub async fn star(&self, message_id: u64) -> Result<(), Error> {
+    pub async fn star(&self, message_id: MessageId) -> Result<(), Error> {
         self.simple_action("star", message_id, &format!("/messages/{message_id}/star"))
             .await
     }
@@ -231,7 +236,7 @@ impl Room {
     ///
     /// # Errors
     /// [`Error::OperationFailed`].
-    pub async fn pin(&self, message_id: u64) -> Result<(), Error> {
+    pub async fn pin(&self, message_id: MessageId) -> Result<(), Error> {
         self.simple_action(
             "pin",
             message_id,
@@ -244,7 +249,7 @@ impl Room {
     ///
     /// # Errors
     /// [`Error::OperationFailed`].
-    pub async fn unpin(&self, message_id: u64) -> Result<(), Error> {
+    pub async fn unpin(&self, message_id: MessageId) -> Result<(), Error> {
         self.simple_action(
             "unpin",
             message_id,
@@ -257,7 +262,7 @@ impl Room {
     ///
     /// # Errors
     /// [`Error::OperationFailed`].
-    pub async fn clear_stars(&self, message_id: u64) -> Result<(), Error> {
+    pub async fn clear_stars(&self, message_id: MessageId) -> Result<(), Error> {
         self.simple_action(
             "clear_stars",
             message_id,
@@ -271,7 +276,12 @@ impl Room {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty title or `first == last`; [`Error::OperationFailed`].
-    pub async fn bookmark(&self, first: u64, last: u64, title: &str) -> Result<String, Error> {
+    pub async fn bookmark(
+        &self,
+        first: MessageId,
+        last: MessageId,
+        title: &str,
+    ) -> Result<String, Error> {
         let slug = proto::slug(title);
         if slug.is_empty() {
             return Err(Error::InvalidInput(
@@ -319,20 +329,24 @@ impl Room {
     pub async fn delete_bookmark(&self, slug: &str) -> Result<(), Error> {
         let path = format!("/conversation/delete/{}/{}", self.id(), slug);
         let resp = self.inner.session.action(&self.url(&path), &[]).await?;
-        Self::expect_ok("delete_bookmark", 0, &resp)
+        Self::expect_ok("delete_bookmark", MessageId(0), &resp)
     }
 
     /// Moves messages to another room (room owners). Returns how many moved.
     ///
     /// # Errors
     /// [`Error::OperationFailed`] when the server moved fewer than asked.
-    pub async fn move_messages(&self, message_ids: &[u64], target_room: u64) -> Result<u64, Error> {
+    pub async fn move_messages(
+        &self,
+        message_ids: &[MessageId],
+        target_room: RoomId,
+    ) -> Result<u64, Error> {
         if message_ids.is_empty() {
             return Err(Error::InvalidInput("no message to move".into()));
         }
         let ids = message_ids
             .iter()
-            .map(u64::to_string)
+            .map(MessageId::to_string)
             .collect::<Vec<_>>()
             .join(",");
         let to = target_room.to_string();

@@ -11,6 +11,7 @@ use url::Url;
 use crate::Error;
 use crate::config::{Options, Server};
 use crate::error::truncate;
+use crate::ids::UserId;
 use crate::proto::{self, html};
 pub(crate) use chatwire_net::encode::form;
 use chatwire_net::http::{self as net, Request, Response};
@@ -23,7 +24,7 @@ pub(crate) struct Session {
     fkey: Mutex<Option<String>>,
     /// Serialises actions (posts, edits, stars, ...) so a rate-limit wait keeps their order.
     actions: tokio::sync::Mutex<()>,
-    pub(crate) user_id: Option<u64>,
+    pub(crate) user_id: Option<UserId>,
 }
 
 impl std::fmt::Debug for Session {
@@ -41,7 +42,7 @@ impl Session {
         server: Server,
         options: Options,
         jar: CookieStore,
-        user_id: Option<u64>,
+        user_id: Option<UserId>,
     ) -> Self {
         Self {
             server,

@@ -260,7 +260,7 @@ impl Socket {
     }
 
     fn on_text(&mut self, text: &str) {
-        match proto::parse_frame(text, self.room.room_id) {
+        match proto::parse_frame(text, self.room.room_id.get()) {
             Ok(Some(frame)) => {
                 self.note_counter(frame.counter);
                 self.deliver(frame.events, false);

@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use chat_replay::harness::{AfterClose, drive};
 use chat_replay::{Action, ReplayServer};
-use sechat::{ChatClient, Credentials, RateLimitPolicy, ReconnectPolicy, Room, Server, Timing};
+use sechat::{
+    ChatClient, Credentials, MessageId, RateLimitPolicy, ReconnectPolicy, Room, RoomId, Server,
+    Timing,
+};
 use serde_json::{Value, json};
 
 fn main() -> ExitCode {
@@ -186,12 +189,12 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
 }
 
 async fn perform(room: &Room, client: &ChatClient, name: &str, a: &Value) -> Result<Value, String> {
-    let id = || a["id"].as_u64().unwrap_or(0);
+    let id = || MessageId(a["id"].as_u64().unwrap_or(0));
     let s = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
     let e = |e: sechat::Error| e.to_string();
     Ok(match name {
         "send" => serde_json::to_value(
-            room.send(&s("text"), a["reply_to"].as_u64())
+            room.send(&s("text"), a["reply_to"].as_u64().map(MessageId))
                 .await
                 .map_err(e)?,
         )
@@ -212,8 +215,8 @@ async fn perform(room: &Room, client: &ChatClient, name: &str, a: &Value) -> Res
             .map_err(e)?,
         "bookmark" => json!(
             room.bookmark(
-                a["first"].as_u64().unwrap_or(0),
-                a["last"].as_u64().unwrap_or(0),
+                MessageId(a["first"].as_u64().unwrap_or(0)),
+                MessageId(a["last"].as_u64().unwrap_or(0)),
                 &s("title")
             )
             .await
@@ -225,12 +228,12 @@ async fn perform(room: &Room, client: &ChatClient, name: &str, a: &Value) -> Res
             .map(|()| Value::Null)
             .map_err(e)?,
         "move" => {
-            let ids: Vec<u64> = a["ids"]
+            let ids: Vec<MessageId> = a["ids"]
                 .as_array()
-                .map(|v| v.iter().filter_map(Value::as_u64).collect())
+                .map(|v| v.iter().filter_map(Value::as_u64).map(MessageId).collect())
                 .unwrap_or_default();
             json!(
-                room.move_messages(&ids, a["to"].as_u64().unwrap_or(0))
+                room.move_messages(&ids, RoomId(a["to"].as_u64().unwrap_or(0)))
                     .await
                     .map_err(e)?
             )

@@ -8,6 +8,7 @@
 
 pub(crate) mod html;
 
+use crate::ids::{MessageId, RoomId, UserId};
 use serde_json::{Map, Value};
 
 use crate::model::EventData;
@@ -63,13 +64,13 @@ pub(crate) fn event_data(v: &Value) -> Result<EventData, String> {
         event_type,
         id: u64_of(o.get("id")),
         time_stamp: secs_of(o.get("time_stamp")),
-        room_id: u64_of(o.get("room_id")),
+        room_id: u64_of(o.get("room_id")).map(RoomId),
         room_name: str_of(o.get("room_name")),
-        user_id: i64_of(o.get("user_id")),
+        user_id: i64_of(o.get("user_id")).map(UserId),
         user_name: str_of(o.get("user_name")),
-        target_user_id: i64_of(o.get("target_user_id")),
-        message_id: u64_of(o.get("message_id")),
-        parent_id: u64_of(o.get("parent_id")),
+        target_user_id: i64_of(o.get("target_user_id")).map(UserId),
+        message_id: u64_of(o.get("message_id")).map(MessageId),
+        parent_id: u64_of(o.get("parent_id")).map(MessageId),
         show_parent: bool_of(o.get("show_parent")),
         text: content.as_deref().map(html::to_text),
         content,
@@ -234,7 +235,7 @@ mod tests {
         let e = f.events[0].as_ref().unwrap();
         assert_eq!(
             (e.event_type, e.message_id, e.text.as_deref()),
-            (1, Some(9), Some("a & b"))
+            (1, Some(MessageId(9)), Some("a & b"))
         );
         assert!(f.events[1].is_err());
         assert!(parse_frame("", 1).unwrap().is_none());
