@@ -149,7 +149,10 @@ mod livekit {
                             to.join(", ")
                         );
                     }
-                    member.chat.send_to(text, to).await
+                    member
+                        .chat
+                        .send_to(text, to.into_iter().map(Into::into).collect())
+                        .await
                 }
                 "edit" | "delete" => {
                     let original = labels.get(label).ok_or("unknown label")?;

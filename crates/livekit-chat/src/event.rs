@@ -5,7 +5,7 @@ use std::future::Future;
 use chatwire_core::{Author, ChannelRef, ChatEvent, Platform};
 use serde::Serialize;
 
-use crate::message::ChatMessage;
+use crate::message::{ChatMessage, Identity};
 use crate::{ChatManager, Error, Transport};
 
 /// What the chat reports, in arrival order.
@@ -50,8 +50,8 @@ impl Event {
                 Platform::LiveKit,
                 channel.clone(),
                 Author::new(
-                    m.participant.clone().unwrap_or_default(),
-                    m.participant.clone(),
+                    m.participant.clone().unwrap_or_default().into_string(),
+                    m.participant.clone().map(Identity::into_string),
                 ),
                 m.text(),
             )

@@ -23,7 +23,7 @@ pub use event::{Context, Event, Handler};
 #[cfg(feature = "testing")]
 pub use livekit_protocol;
 pub use manager::{ChatManager, ChatOptions, ChatStore, Events, MemoryStore, SendMode};
-pub use message::{ChatMessage, Format, IdStyle, new_id};
+pub use message::{ChatMessage, Format, IdStyle, Identity, new_id};
 pub use room::{InMemoryRoom, Participant, RoomOptions};
 pub use transport::{
     OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport, TransportError,

@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 
 use crate::Error;
 use crate::event::{Context, Dispatcher, Event, Handler};
-use crate::message::{ChatMessage, Format, IdStyle, now_ms};
+use crate::message::{ChatMessage, Format, IdStyle, Identity, now_ms};
 use crate::proto::{CHAT_TOPIC, CHAT_UPDATE_TOPIC, STREAM_TOPIC};
 use crate::transport::{
     OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport, TransportEvent,
@@ -127,12 +127,12 @@ impl ChatStore for MemoryStore {
 /// The messages of the room, keyed by (sender, id), edits and deletes applied.
 #[derive(Debug, Default)]
 struct History {
-    entries: HashMap<(String, String), (ChatMessage, i32)>,
-    order: VecDeque<(String, String)>,
+    entries: HashMap<(Identity, String), (ChatMessage, i32)>,
+    order: VecDeque<(Identity, String)>,
 }
 
 impl History {
-    fn key(m: &ChatMessage) -> (String, String) {
+    fn key(m: &ChatMessage) -> (Identity, String) {
         (m.participant.clone().unwrap_or_default(), m.id.clone())
     }
 
@@ -364,8 +364,8 @@ impl<T: Transport> ChatManager<T> {
     }
 
     /// This participant's identity.
-    pub fn identity(&self) -> String {
-        self.inner.transport.local_identity()
+    pub fn identity(&self) -> Identity {
+        self.inner.transport.local_identity().into()
     }
 
     /// The options.
@@ -386,7 +386,8 @@ impl<T: Transport> ChatManager<T> {
     ///
     /// # Errors
     /// As [`send`](Self::send).
-    pub async fn send_to(&self, text: &str, to: Vec<String>) -> Result<ChatMessage, Error> {
+    pub async fn send_to(&self, text: &str, to: Vec<Identity>) -> Result<ChatMessage, Error> {
+        let to: Vec<String> = to.into_iter().map(Identity::into_string).collect();
         self.check_open()?;
         if text.is_empty() {
             return Err(Error::InvalidInput("a chat message cannot be empty".into()));
@@ -664,7 +665,7 @@ impl<T: Transport> Inner<T> {
                 {
                     return Vec::new(); // a copy of a stream or protobuf message we also receive
                 }
-                m.participant = from;
+                m.participant = from.map(Identity::from);
                 let change = if topic == CHAT_UPDATE_TOPIC {
                     if m.deleted {
                         Change::Delete
@@ -688,7 +689,7 @@ impl<T: Transport> Inner<T> {
                     timestamp: info.timestamp,
                     deleted: info.operation == StreamOperation::Delete,
                     edit_timestamp: None,
-                    participant: from,
+                    participant: from.map(Identity::from),
                     is_local: false,
                     attributes: info.attributes,
                     format: Format::Stream,
@@ -718,7 +719,7 @@ impl<T: Transport> Inner<T> {
                     timestamp: message.timestamp,
                     deleted: message.deleted,
                     edit_timestamp: message.edit_timestamp,
-                    participant: from,
+                    participant: from.map(Identity::from),
                     is_local: false,
                     attributes: std::collections::BTreeMap::new(),
                     format: Format::Proto,

@@ -7,6 +7,11 @@ use serde_json::{Map, Value, json};
 
 use crate::Error;
 
+chatwire_net::id! {
+    /// A participant's identity in a LiveKit room (the `identity` of its access token).
+    pub struct Identity;
+}
+
 /// How message ids are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -64,7 +69,7 @@ pub struct ChatMessage {
     /// Last edited, Unix milliseconds.
     pub edit_timestamp: Option<i64>,
     /// The sender's identity (`None` when a server API sent it).
-    pub participant: Option<String>,
+    pub participant: Option<Identity>,
     /// Sent by this participant.
     pub is_local: bool,
     /// Text-stream attributes.

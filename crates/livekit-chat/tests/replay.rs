@@ -185,11 +185,11 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         let result: Result<Value, String> = match action.name.as_str() {
             "send" => {
                 let m = member(&arg("from"))?;
-                let to: Vec<String> = a["to"]
+                let to: Vec<livekit_chat::Identity> = a["to"]
                     .as_array()
                     .map(|v| {
                         v.iter()
-                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .filter_map(|x| x.as_str().map(Into::into))
                             .collect()
                     })
                     .unwrap_or_default();

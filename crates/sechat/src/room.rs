@@ -373,9 +373,10 @@ impl Room {
 
     /// Starts the room's events and returns them: it reads the room's event counter (so the
     /// stream starts exactly here), then opens the websocket (logged in) or starts polling
-    /// every [`Timing::poll_interval`](crate::Timing) (anonymous). The first connection's
-    /// errors come back here; later losses are retried inside with backoff and reported as
-    /// [`Event::Reconnecting`], except those waiting cannot heal
+    /// every [`Timing::poll_interval`](crate::Timing) (anonymous). A missing or unreadable room,
+    /// and a first connection that waiting cannot fix (the login refused), come back here;
+    /// passing failures, on the first connection too, are retried inside with backoff and
+    /// reported as [`Event::Reconnecting`], except those waiting cannot heal
     /// ([`Error::retry`] is [`Retry::Never`](chatwire_core::Retry::Never)). Anonymous polling gives up after
     /// [`Timing::poll_retries`](crate::Timing) failures in a row, ending the stream with the
     /// last error.

@@ -112,8 +112,10 @@ impl Socket {
                     self.backoff.reset();
                     self.session(ws).await
                 }
-                // The first connection's errors go back to `connect()`.
-                Err(e) if first.is_some() => {
+                // A first connection that waiting cannot fix goes back to `connect()`; a passing
+                // failure (a 429, a 503, a lost socket) is retried like any later loss, so the
+                // stream starts and nothing posted meanwhile is missed.
+                Err(e) if first.is_some() && e.retry() == Retry::Never => {
                     if let Some(first) = first.take() {
                         let _ = first.send(Err(e));
                     }
@@ -123,6 +125,9 @@ impl Socket {
                 // (an error page, a 409, a failed gap fill): keep trying, with backoff.
                 Err(e) if e.retry() == Retry::Never => End::Fatal(e),
                 Err(e) => {
+                    if let Some(first) = first.take() {
+                        let _ = first.send(Ok(()));
+                    }
                     self.retry_after = e.retry().after();
                     End::Lost(e.to_string())
                 }

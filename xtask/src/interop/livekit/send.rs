@@ -347,7 +347,11 @@ pub(super) async fn our_session(scenario: OurScenario) -> Result<OurSession, Str
         let result = match (action, last) {
             (Action::Send(t), _) if scenario.to.is_empty() => chat.send_message(t).await,
             (Action::Send(t), _) => {
-                let to = scenario.to.iter().map(|s| (*s).to_owned()).collect();
+                let to = scenario
+                    .to
+                    .iter()
+                    .map(|s| livekit_chat::Identity::from(*s))
+                    .collect();
                 chat.send_to(t, to).await
             }
             (Action::Edit(t), Some(mut m)) => {
