@@ -13,7 +13,7 @@ use crate::http::ORIGIN;
 use crate::model::{Auth, Connected, RecentChat};
 use crate::proto::{self, Inbound, decode};
 
-use super::{End, PendingRecent, Task};
+use super::{End, Task};
 
 impl Task {
     /// Resolves the chat channel, token and user id as needed, opens the socket and joins.
@@ -136,12 +136,11 @@ impl Task {
         };
         self.ws = Some(ws);
         self.sid = sid;
-        if self.floor_ms.is_none() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            self.floor_ms = Some(i64::try_from(now.as_millis()).unwrap_or(i64::MAX));
-        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.session
+            .joined_at(i64::try_from(now.as_millis()).unwrap_or(i64::MAX));
         self.set_connected(true);
         let auth = if logged_in { Auth::Send } else { Auth::Read };
         self.emit(Ok(Event::Connected(Connected {
@@ -220,11 +219,7 @@ impl Task {
             .write(proto::request_recent_chat(&chat, &sid, count, tid))
             .await
         {
-            Ok(()) => self.pending_recent.push_back(PendingRecent {
-                tid,
-                reply,
-                gap_fill,
-            }),
+            Ok(()) => self.session.expect_recent(tid, reply, gap_fill),
             Err(e) => {
                 if let Some(r) = reply {
                     let _ = r.send(Err(e));

@@ -6,13 +6,14 @@
 mod join;
 mod session;
 
-use crate::model::{ChatChannelId, UserIdHash};
+use crate::model::ChatChannelId;
+use crate::proto::session::Session;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chatwire_net::ws::Ws;
-use chatwire_net::{Attached, Backoff, DedupWindow, Emitter, Waiters, lock};
+use chatwire_net::{Attached, Backoff, Emitter, Waiters, lock};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -29,11 +30,8 @@ use chatwire_core::Retry;
 
 use crate::client::{Command, Inner, QueuedSend, Shared};
 
-struct PendingRecent {
-    tid: u64,
-    reply: Option<oneshot::Sender<Result<RecentChat, Error>>>,
-    gap_fill: bool,
-}
+/// Where a `history()` caller gets its answer.
+type Reply = oneshot::Sender<Result<RecentChat, Error>>;
 
 /// How a session ended.
 enum End {
@@ -60,15 +58,13 @@ pub(crate) struct Task {
     token: Option<AccessToken>,
     uid: Option<String>,
     sid: Option<String>,
-    tid: u64,
     rejoins: u32,
     backoff: Backoff,
     live_state: Option<LiveState>,
     live_title: Option<String>,
-    /// (author, time) of delivered lines, to deliver each line once across reconnects.
-    seen: DedupWindow<(UserIdHash, i64)>,
-    floor_ms: Option<i64>,
-    pending_recent: VecDeque<PendingRecent>,
+    /// What is delivered, the gap-fill floor and the pending recent-chat requests: the
+    /// sans-I/O rules (`proto::session`).
+    session: Session<Reply>,
     waiters: Waiters<Event>,
     /// Keeps the handle's waits open while this task runs.
     _attached: Attached<Event>,
@@ -97,14 +93,11 @@ impl Task {
             token: None,
             uid: None,
             sid: None,
-            tid: 0,
             rejoins: 0,
             backoff: Backoff::new(inner.config.reconnect.clone(), inner.config.jitter_seed),
             live_state: None,
             live_title: None,
-            seen: DedupWindow::default(),
-            floor_ms: None,
-            pending_recent: VecDeque::new(),
+            session: Session::new(),
             waiters: inner.waiters.clone(),
             _attached: inner.waiters.attach(),
             queued: VecDeque::new(),
@@ -135,8 +128,7 @@ impl Task {
     }
 
     fn next_tid(&mut self) -> u64 {
-        self.tid += 1;
-        self.tid
+        self.session.next_tid()
     }
 
     fn emit(&mut self, item: Result<Event, Error>) {
@@ -245,13 +237,11 @@ impl Task {
                 reason: "the client stopped".into(),
             }));
         }
-        for p in self.pending_recent.drain(..) {
-            if let Some(r) = p.reply {
-                let _ = r.send(Err(Error::Closed {
-                    code: None,
-                    reason: "the client stopped".into(),
-                }));
-            }
+        for r in self.session.abandon() {
+            let _ = r.send(Err(Error::Closed {
+                code: None,
+                reason: "the client stopped".into(),
+            }));
         }
         self.set_connected(false);
     }

@@ -1,17 +1,15 @@
 //! One socket's life: frames in, commands in, keepalive, live-status polls, the closing
 //! handshake, and delivery (recent-chat routing, the gap-fill floor, deduplication).
 
-use crate::model::UserIdHash;
+use crate::proto::session::Outcome;
 use chatwire_net::ws::{self, Incoming};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::Error;
-use crate::event::Event;
 use crate::http::Api;
-use crate::model::Origin;
-use crate::proto::{self, Inbound, decode};
+use crate::proto::{self, decode};
 
 use super::{End, Task};
 use crate::client::Command;
@@ -162,123 +160,34 @@ impl Task {
         }
     }
 
-    /// Handles one server frame; `Some` ends the session.
+    /// Handles one server frame through the sans-I/O session and applies what it asks;
+    /// `Some` ends the session.
     pub(super) async fn on_frame(&mut self, text: &str) -> Option<End> {
-        let frame = match proto::parse(text) {
-            Ok(f) => f,
-            Err(why) => {
-                self.emit(Err(Error::decode("a chat frame", why, text)));
-                return None;
-            }
-        };
         let chat = self.chat_channel_id.clone().unwrap_or_default();
-        match proto::inbound(&self.config.channel_id, &chat, frame) {
-            Inbound::Ping => {
-                if self.write(proto::pong()).await.is_err() {
-                    return Some(End::Retry("connection lost while answering a ping".into()));
-                }
-            }
-            Inbound::Pong | Inbound::Connected { .. } => {}
-            Inbound::SessionEnded => return Some(End::SessionEnded),
-            Inbound::RecentChat {
-                tid,
-                ret_code,
-                ret_msg,
-                bdy,
-            } => self.on_recent_chat(tid.as_deref(), ret_code, ret_msg, &bdy),
-            Inbound::Events(events) => {
-                for item in events {
-                    match item {
-                        Ok(event) => self.deliver_live(event),
-                        Err((line, why)) => {
-                            self.emit(Err(Error::decode("a chat line", why, &line.to_string())));
-                        }
-                    }
+        let outcomes = self.session.on_frame(&self.config.channel_id, &chat, text);
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Emit(item) => {
+                    self.emit(item);
                     // The stream's receiver spends one unit of tokio's cooperative budget per
                     // item; spend one per item sent too, so that while frames keep arriving
                     // this task yields as often as the consumer does and the unbounded
                     // stream cannot run ahead of it (on one thread it grew by gigabytes).
                     tokio::task::coop::consume_budget().await;
                 }
+                Outcome::Write(frame) => {
+                    if self.write(frame).await.is_err() {
+                        return Some(End::Retry("connection lost while answering a ping".into()));
+                    }
+                }
+                Outcome::Reply(reply, result) => {
+                    let _ = reply.send(result);
+                }
+                Outcome::SessionEnded => return Some(End::SessionEnded),
             }
         }
         None
     }
-
-    /// Delivers a pushed event once: lines already delivered (same author and time) are
-    /// dropped.
-    pub(super) fn deliver_live(&mut self, event: Event) {
-        if let Some((user, time)) = line_key(&event) {
-            if !self.seen.insert((user, time)) {
-                return;
-            }
-            self.floor_ms = Some(self.floor_ms.map_or(time, |f| f.min(time)));
-        }
-        self.emit(Ok(event));
-    }
-
-    pub(super) fn on_recent_chat(
-        &mut self,
-        tid: Option<&str>,
-        ret_code: i64,
-        ret_msg: String,
-        bdy: &Value,
-    ) {
-        let idx = tid
-            .and_then(|t| t.parse::<u64>().ok())
-            .and_then(|t| self.pending_recent.iter().position(|p| p.tid == t))
-            .or_else(|| (!self.pending_recent.is_empty()).then_some(0));
-        let pending = idx.and_then(|i| self.pending_recent.remove(i));
-        if ret_code != 0 {
-            let err = Error::RecentChatFailed { ret_code, ret_msg };
-            match pending.and_then(|p| p.reply) {
-                Some(r) => {
-                    let _ = r.send(Err(err));
-                }
-                None => self.emit(Err(err)),
-            }
-            return;
-        }
-        let (recent, bad) = decode::recent_chat(&self.config.channel_id, bdy);
-        for (line, why) in bad {
-            self.emit(Err(Error::decode(
-                "a recent chat line",
-                why,
-                &line.to_string(),
-            )));
-        }
-        if pending.as_ref().is_some_and(|p| p.gap_fill) {
-            // Lines sent while we were away: deliver the ones never delivered, oldest first.
-            let floor = self.floor_ms.unwrap_or(i64::MIN);
-            for line in recent.messages {
-                let key = (UserIdHash::from(line.user_id()), line.time_ms());
-                if key.1 >= floor && self.seen.insert(key) {
-                    self.emit(Ok(proto::line_event(line)));
-                }
-            }
-            return;
-        }
-        for line in &recent.messages {
-            self.seen
-                .insert((UserIdHash::from(line.user_id()), line.time_ms()));
-        }
-        if let Some(r) = pending.and_then(|p| p.reply) {
-            let _ = r.send(Ok(recent.clone()));
-        }
-        self.emit(Ok(Event::RecentChat(recent)));
-    }
-}
-
-fn line_key(event: &Event) -> Option<(UserIdHash, i64)> {
-    let (user, time, origin) = match event {
-        Event::Chat(m) => (&m.user_id, m.time_ms, m.origin),
-        Event::Donation(m) => (&m.user_id, m.time_ms, m.origin),
-        Event::Subscription(m) => (&m.user_id, m.time_ms, m.origin),
-        Event::SubscriptionGift(m) => (&m.user_id, m.time_ms, m.origin),
-        Event::SystemMessage(m) => (&m.user_id, m.time_ms, m.origin),
-        _ => return None,
-    };
-    (time > 0 && origin == Origin::Live).then(|| (user.clone(), time))
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -10,6 +10,7 @@ pub(crate) mod decode;
 pub(crate) mod json;
 #[cfg(test)]
 mod roundtrip;
+pub mod session;
 
 use serde_json::{Value, json};
 
