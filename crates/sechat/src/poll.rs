@@ -4,7 +4,6 @@ use chatwire_net::Method;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chatwire_net::DedupWindow;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
@@ -12,6 +11,7 @@ use crate::error::truncate;
 use crate::event::Event;
 use crate::model::{Connected, Disconnected};
 use crate::proto;
+use crate::proto::delivery::{Delivery, Outcome};
 use crate::room::{Out, RoomInner};
 
 /// Anonymous reading: `POST /events` with the last counter, every poll interval, until the
@@ -30,7 +30,7 @@ pub(crate) async fn poll_loop(
         since: counter,
         reconnect: 0,
     })));
-    let mut seen = DedupWindow::default();
+    let mut delivery = Delivery::new(room_id);
     let mut failures = 0u32;
     let reason = loop {
         let wait = if failures == 0 {
@@ -82,16 +82,9 @@ pub(crate) async fn poll_loop(
                     counter = counter.max(t);
                     room.counter.fetch_max(t, Ordering::Relaxed);
                 }
-                for item in frame.events {
-                    match item {
-                        Ok(d) if d.event_type != 17 && d.room_id.is_some_and(|r| r != room_id) => {}
-                        Ok(d) if d.id.is_some_and(|id| !seen.insert(id)) => {}
-                        Ok(d) => {
-                            tx.emit(Ok(Event::from_data(d)));
-                        }
-                        Err((raw, why)) => {
-                            tx.emit(Err(Error::decode("a room event", why, &raw.to_string())));
-                        }
+                for outcome in delivery.deliver(frame.events, false, false) {
+                    if let Outcome::Emit(item) = outcome {
+                        tx.emit(item);
                     }
                 }
             }

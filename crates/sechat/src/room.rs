@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chatwire_net::http::Response;
-use chatwire_net::{Attached, Backoff, DedupWindow, Emitter, Waiters, lock};
+use chatwire_net::{Attached, Backoff, Emitter, Waiters, lock};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,6 +16,7 @@ use crate::event::{Context, Dispatcher, Event, Handler};
 use crate::ids::{MessageId, RoomId};
 use crate::model::SendResult;
 use crate::poll::poll_loop;
+use crate::proto::delivery::Delivery;
 use crate::proto::{self, Frame};
 use crate::session::Session;
 use crate::socket::Socket;
@@ -424,8 +425,7 @@ impl Room {
             room: Arc::clone(&self.inner),
             out,
             close,
-            seen: DedupWindow::default(),
-            last_event: None,
+            delivery: Delivery::new(self.inner.room_id),
             reconnects: 0,
             retry_after: None,
             backoff: Backoff::new(options.reconnect.clone(), options.jitter_seed),

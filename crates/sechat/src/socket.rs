@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chatwire_core::Retry;
+use chatwire_net::Backoff;
 use chatwire_net::ws::{self, Incoming, Ws};
-use chatwire_net::{Backoff, DedupWindow};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -19,6 +19,7 @@ use crate::error::truncate;
 use crate::event::Event;
 use crate::model::{Connected, Disconnected, EventData, Reconnecting};
 use crate::proto;
+use crate::proto::delivery::{Delivery, Outcome};
 use crate::room::{Out, RoomInner, room_events};
 
 /// How a socket session ended.
@@ -32,9 +33,8 @@ pub(crate) struct Socket {
     pub(crate) room: Arc<RoomInner>,
     pub(crate) out: Out,
     pub(crate) close: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-    /// Ids of delivered events.
-    pub(crate) seen: DedupWindow<u64>,
-    pub(crate) last_event: Option<u64>,
+    /// Which events reach the stream (`proto::delivery`).
+    pub(crate) delivery: Delivery,
     pub(crate) reconnects: u32,
     pub(crate) backoff: Backoff,
     /// How long the server asked to wait before the next attempt.
@@ -46,36 +46,15 @@ impl Socket {
         self.out.emit(item);
     }
 
-    /// Delivers room events once, in order, filtered to this room (invitations name another
-    /// room and are kept); acknowledges pings.
+    /// Delivers room events through the sans-I/O rules (`proto::delivery`), then
+    /// acknowledges the pings they ask for.
     fn deliver(&mut self, events: Vec<Result<EventData, (Value, String)>>, gap_fill: bool) {
-        let room_id = self.room.room_id;
-        for item in events {
-            let data = match item {
-                Ok(d) => d,
-                Err((raw, why)) => {
-                    self.emit(Err(Error::decode("a room event", why, &raw.to_string())));
-                    continue;
-                }
-            };
-            if data.event_type != 17 && data.room_id.is_some_and(|r| r != room_id) {
-                continue;
-            }
-            if let Some(id) = data.id {
-                if gap_fill && self.last_event.is_some_and(|last| id <= last) {
-                    continue;
-                }
-                if !self.seen.insert(id) {
-                    continue;
-                }
-                self.last_event = Some(self.last_event.map_or(id, |l| l.max(id)));
-            }
-            if matches!(data.event_type, 8 | 18)
-                && self.room.session.options.ack_pings
-                && self.room.session.user_id.is_some()
-                && let Some(message_id) = data.message_id
-            {
-                {
+        let session = &self.room.session;
+        let ack = session.options.ack_pings && session.user_id.is_some();
+        for outcome in self.delivery.deliver(events, gap_fill, ack) {
+            match outcome {
+                Outcome::Emit(item) => self.emit(item),
+                Outcome::Ack(message_id) => {
                     let session = Arc::clone(&self.room.session);
                     tokio::spawn(async move {
                         let id = message_id.to_string();
@@ -90,7 +69,6 @@ impl Socket {
                     });
                 }
             }
-            self.emit(Ok(Event::from_data(data)));
         }
     }
 

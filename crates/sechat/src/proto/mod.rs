@@ -6,6 +6,7 @@
 // Without `unstable-proto` the module is private and its tool-facing items go unused.
 #![cfg_attr(not(feature = "unstable-proto"), allow(unreachable_pub, dead_code))]
 
+pub mod delivery;
 pub(crate) mod html;
 
 use crate::ids::{MessageId, RoomId, UserId};
