@@ -191,7 +191,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("chat-streams-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("streams.db");
-    let options = RegistryOptions::default().with_flush_interval(Duration::from_secs(3600));
+    let options = RegistryOptions::default().flush_interval(Duration::from_secs(3600));
     let dirty = n.min(100_000);
     let on_disk = Registry::open(&path, options.clone()).expect("open");
     for m in &messages {

@@ -227,7 +227,7 @@ fn get_or_create_refreshes_names_and_rejects_nothing() {
 
 #[test]
 fn accounts_and_scopes_are_part_of_the_key() {
-    let opts = RegistryOptions::default().with_route("10001", "napcat-1");
+    let opts = RegistryOptions::default().route("10001", "napcat-1");
     let scoped = Registry::in_memory(opts);
     let s = scoped
         .get_or_create("qq", None, group("qq", "941657197", "g"))

@@ -244,7 +244,7 @@ fn import_then_persist_in_our_own_store() {
     {
         let r = Registry::open(
             &own,
-            RegistryOptions::default().with_flush_interval(Duration::from_secs(3600)),
+            RegistryOptions::default().flush_interval(Duration::from_secs(3600)),
         )
         .unwrap();
         assert_eq!(
@@ -446,7 +446,7 @@ fn exporting_scoped_streams_to_a_legacy_file_is_refused() {
     let path = legacy_file("scoped");
     let before = raw_rows(&path);
     let mut db = MaiBotDb::open(&path, UtcOffset::UTC).unwrap();
-    let r = Registry::in_memory(RegistryOptions::default().with_route("10001", ""));
+    let r = Registry::in_memory(RegistryOptions::default().route("10001", ""));
     r.get_or_create(
         "qq",
         None,
@@ -474,7 +474,7 @@ fn exporting_scoped_streams_to_a_legacy_file_is_refused() {
     );
     assert_eq!(raw_rows(&path), before, "nothing written");
     // The same for a scope without an account, through the lower-level call.
-    let s = Registry::in_memory(RegistryOptions::default().with_route("", "napcat-1"));
+    let s = Registry::in_memory(RegistryOptions::default().route("", "napcat-1"));
     let g = s
         .get_or_create("qq", None, Some(GroupInfo::new("qq", "1", None)))
         .unwrap();

@@ -23,7 +23,7 @@ fn temp_db(tag: &str) -> PathBuf {
 
 /// Options whose background writer never runs during a test (so only explicit flushes write).
 fn manual() -> RegistryOptions {
-    RegistryOptions::default().with_flush_interval(Duration::from_secs(3600))
+    RegistryOptions::default().flush_interval(Duration::from_secs(3600))
 }
 
 fn add_groups(r: &Registry, platform: &str, ids: std::ops::Range<u32>) {
@@ -132,7 +132,7 @@ fn the_background_writer_runs_on_its_interval() {
     let path = temp_db("interval");
     let r = Registry::open(
         &path,
-        RegistryOptions::default().with_flush_interval(Duration::from_millis(20)),
+        RegistryOptions::default().flush_interval(Duration::from_millis(20)),
     )
     .unwrap();
     add_groups(&r, "qq", 0..5);
@@ -147,7 +147,7 @@ fn the_background_writer_runs_on_its_interval() {
 #[test]
 fn a_locked_database_keeps_streams_dirty_until_it_can_write() {
     let path = temp_db("locked");
-    let r = Registry::open(&path, manual().with_busy_timeout(Duration::from_millis(50))).unwrap();
+    let r = Registry::open(&path, manual().busy_timeout(Duration::from_millis(50))).unwrap();
     add_groups(&r, "qq", 0..3);
     let other = rusqlite::Connection::open(&path).unwrap();
     other
@@ -208,7 +208,7 @@ fn crash_child() {
         "interval-passed" => {
             let r = Registry::open(
                 path,
-                RegistryOptions::default().with_flush_interval(Duration::from_millis(20)),
+                RegistryOptions::default().flush_interval(Duration::from_millis(20)),
             )
             .unwrap();
             add_groups(&r, "qq", 0..25);
@@ -247,7 +247,7 @@ fn crash_child() {
         "trickle" => {
             let r = Registry::open(
                 path,
-                RegistryOptions::default().with_flush_interval(TRICKLE_INTERVAL),
+                RegistryOptions::default().flush_interval(TRICKLE_INTERVAL),
             )
             .unwrap();
             let round: u32 = std::env::var(ROUND).unwrap().parse().unwrap();

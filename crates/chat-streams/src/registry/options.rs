@@ -8,43 +8,48 @@ use crate::model::PlatformFilter;
 #[cfg(doc)]
 use crate::{Error, Registry};
 
-/// How a [`Registry`] behaves.
+/// How a [`Registry`] behaves: `RegistryOptions::default()` and the setters you need (the
+/// same convention as the protocol crates' settings: no public fields).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RegistryOptions {
     /// Dirty streams are written this often (MaiBot: 300 s). A crash loses at most this much
     /// activity; a clean [`Registry::close`] loses nothing.
-    pub flush_interval: Duration,
+    pub(crate) flush_interval: Duration,
     /// How long a write waits for a lock held by another connection (another process writing
     /// the same file, as a running MaiBot would). It tries again every millisecond, so any
     /// gap between the other writer's transactions lets it through; only a lock held longer
     /// than this without a break fails the write, with a retryable [`Error::Storage`], and the
     /// streams stay dirty for the next flush.
-    pub busy_timeout: Duration,
+    pub(crate) busy_timeout: Duration,
     /// The bot account new streams are scoped to (`""`: shared, MaiBot 0.x ids).
-    pub account: String,
+    pub(crate) account: String,
     /// The route scope new streams are scoped to (`""`: none).
-    pub scope: String,
+    pub(crate) scope: String,
 }
 
 impl RegistryOptions {
-    /// Sets [`flush_interval`](Self::flush_interval).
+    /// How often dirty streams are written (default 5 s; MaiBot: 300 s). A crash loses at most
+    /// this much activity; a clean [`Registry::close`] loses nothing.
     #[must_use]
-    pub fn with_flush_interval(mut self, interval: Duration) -> Self {
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
         self
     }
 
-    /// Sets [`busy_timeout`](Self::busy_timeout).
+    /// How long a write waits for a lock held by another connection, such as another process
+    /// writing the same file as a running MaiBot would (default 5 s). It tries again every
+    /// millisecond, so any gap between the other writer's transactions lets it through; only
+    /// a lock held longer than this without a break fails the write, with a retryable
+    /// [`Error::Storage`], and the streams stay dirty for the next flush.
     #[must_use]
-    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
     }
 
     /// Scopes new streams to a bot account and a route scope (MaiBot 1.x ids).
     #[must_use]
-    pub fn with_route(mut self, account: impl Into<String>, scope: impl Into<String>) -> Self {
+    pub fn route(mut self, account: impl Into<String>, scope: impl Into<String>) -> Self {
         self.account = account.into();
         self.scope = scope.into();
         self
