@@ -45,5 +45,10 @@ mod tests {
         send_sync_debug::<Context>();
         send_sync_debug::<Error>();
         send_sync_debug::<ManageClient>();
+        send_sync_debug::<ChannelId>();
+        send_sync_debug::<ChatChannelId>();
+        send_sync_debug::<UserIdHash>();
+        send_sync_debug::<RestrictDays>();
+        send_sync_debug::<Method>();
     }
 }

@@ -45,5 +45,7 @@ mod tests {
         send_sync_debug::<InMemoryRoom>();
         send_sync_debug::<RoomOptions>();
         send_sync_debug::<Error>();
+        send_sync_debug::<Context<Participant>>();
+        send_sync_debug::<Identity>();
     }
 }

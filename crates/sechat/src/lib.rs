@@ -47,5 +47,10 @@ mod tests {
         send_sync_debug::<Event>();
         send_sync_debug::<Context>();
         send_sync_debug::<Error>();
+        send_sync_debug::<RoomId>();
+        send_sync_debug::<UserId>();
+        send_sync_debug::<MessageId>();
+        send_sync_debug::<AccessLevel>();
+        send_sync_debug::<Method>();
     }
 }
