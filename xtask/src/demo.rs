@@ -92,7 +92,7 @@ mod livekit {
         let room_name = c["room"]["name"].as_str().unwrap_or("demo-room").to_owned();
         let mut room_options = RoomOptions::default();
         if let Some(v) = c["room"]["server_version"].as_str() {
-            room_options = room_options.with_server_version(v);
+            room_options = room_options.server_version(v.into());
         }
         let room = InMemoryRoom::new(room_options);
         let mut members = Vec::new();

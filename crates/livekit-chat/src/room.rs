@@ -18,16 +18,19 @@ use crate::transport::{
     TransportFuture,
 };
 
-/// How the room behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RoomOptions {
-    /// The server's version (`ServerInfo.version`); data streams need more than 1.8.2.
-    pub server_version: String,
-    /// LiveKit Cloud (`ServerInfo.edition`), which always forwards data streams.
-    pub cloud: bool,
-    /// The largest encoded packet the room carries (the Rust SDK's 64,000 bytes).
-    pub max_packet_size: usize,
+chatwire_net::settings! {
+    /// How the in-memory room behaves: `RoomOptions::default()` and the setters you need.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct RoomOptions {
+        /// The server's version (`ServerInfo.version`; default `"1.9.0"`): data streams need
+        /// more than 1.8.2, so `"1.8.0"` is a server too old for them.
+        server_version: String,
+        /// LiveKit Cloud (`ServerInfo.edition`), which always forwards data streams (default:
+        /// no).
+        cloud: bool,
+        /// The largest encoded packet the room carries (default: the Rust SDK's 64,000 bytes).
+        max_packet_size: usize,
+    }
 }
 
 impl Default for RoomOptions {
@@ -37,22 +40,6 @@ impl Default for RoomOptions {
             cloud: false,
             max_packet_size: 64_000,
         }
-    }
-}
-
-impl RoomOptions {
-    /// A server of `version` (for example `"1.8.0"`, too old for data streams).
-    #[must_use]
-    pub fn with_server_version(mut self, version: &str) -> Self {
-        self.server_version = version.into();
-        self
-    }
-
-    /// Another packet size limit.
-    #[must_use]
-    pub fn with_max_packet_size(mut self, bytes: usize) -> Self {
-        self.max_packet_size = bytes;
-        self
     }
 }
 

@@ -128,10 +128,10 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     let config = server.fixture().header.config.clone();
     let mut room_options = RoomOptions::default();
     if let Some(v) = config["room"]["server_version"].as_str() {
-        room_options = room_options.with_server_version(v);
+        room_options = room_options.server_version(v.into());
     }
     if let Some(n) = config["room"]["max_packet_size"].as_u64() {
-        room_options = room_options.with_max_packet_size(usize::try_from(n).unwrap());
+        room_options = room_options.max_packet_size(usize::try_from(n).unwrap());
     }
     let room = InMemoryRoom::new(room_options);
     let mut members: Vec<Member> = Vec::new();

@@ -99,7 +99,7 @@ async fn no_secret_in_debug_display_or_logs() {
     let err = erin.send_message(&text.repeat(4)).await.unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     assert_error_clean("a message too large", err);
-    let tiny = InMemoryRoom::new(RoomOptions::default().with_max_packet_size(64));
+    let tiny = InMemoryRoom::new(RoomOptions::default().max_packet_size(64));
     let frank: ChatManager<Participant> =
         ChatManager::new(tiny.join("frank"), options(SendMode::LegacyOnly));
     let err = frank.send_message(&text.repeat(2)).await.unwrap_err();

@@ -98,7 +98,7 @@ pub(super) async fn play(session: &Session, seed: u64) -> Outcome {
         return outcome;
     };
     let room = InMemoryRoom::new(
-        RoomOptions::default().with_server_version(head["server_version"].as_str().unwrap_or("")),
+        RoomOptions::default().server_version(head["server_version"].as_str().unwrap_or("").into()),
     );
     let alice = ChatManager::new(
         room.join("alice"),

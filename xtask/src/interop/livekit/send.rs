@@ -327,7 +327,7 @@ impl Transport for Recorder {
 }
 
 pub(super) async fn our_session(scenario: OurScenario) -> Result<OurSession, String> {
-    let room = InMemoryRoom::new(RoomOptions::default().with_server_version(scenario.server));
+    let room = InMemoryRoom::new(RoomOptions::default().server_version(scenario.server.into()));
     let sent = Arc::new(Mutex::new(Vec::new()));
     let recorder = Recorder {
         inner: room.join(RUST),
