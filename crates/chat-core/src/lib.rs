@@ -5,11 +5,13 @@ mod error;
 mod event;
 mod message;
 mod platform;
+mod support;
 
 pub use error::{BoxError, DecodeError, Error, ErrorKind, Retry, excerpt};
-pub use event::{ChatEvent, EventStream};
-pub use message::{Author, ChannelKind, ChannelRef, ChatMessage};
+pub use event::{ChatEvent, EventStream, RoomMode};
+pub use message::{Author, Badge, ChannelKind, ChannelRef, ChatMessage, Fragment, Role};
 pub use platform::{Platform, UnknownPlatform};
+pub use support::{Donation, DonationKind, Gift, Subscription};
 
 /// Re-exported so users of [`ChatMessage::timestamp`] need not add `time` themselves.
 pub use time::OffsetDateTime;
