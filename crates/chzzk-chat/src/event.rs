@@ -1,15 +1,20 @@
 //! The typed events, the callback trait generated from the same table, and the mapping to
 //! chatwire-core's normalised events.
 
-use chatwire_core::{Author, ChannelRef, ChatEvent, Platform};
+use std::collections::BTreeMap;
+
+use chatwire_core::{
+    Author, Badge, ChannelRef, ChatEvent, Donation, DonationKind, Fragment, Gift, Platform, Role,
+    RoomMode, Subscription,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::{
-    Blind, BroadcastChange, ChannelEvent, ChatMessage, ChatMode, Connected, Disconnected,
-    DonationMessage, Message, Mission, Moderation, NoticeMessage, RecentChat, Reconnecting,
-    SessionEnded, SubscriptionGift, SubscriptionGiftMessage, SubscriptionMessage, SystemMessage,
-    TemporaryRestrict, Unpin,
+    Blind, BroadcastChange, ChannelEvent, ChannelId, ChatMessage, ChatMode, Connected,
+    Disconnected, DonationMessage, Message, Mission, Moderation, NoticeMessage, RecentChat,
+    Reconnecting, SessionEnded, SubscriptionGift, SubscriptionGiftMessage, SubscriptionMessage,
+    SystemMessage, TemporaryRestrict, Unpin, UserRole,
 };
 use crate::{ChatClient, Error};
 
@@ -123,40 +128,118 @@ impl Event {
         })
     }
 
-    /// The normalised form, for code that handles every platform alike (`None` for events
-    /// that have no normalised counterpart).
-    pub fn to_core(&self) -> Option<ChatEvent> {
-        fn msg<E>(m: &Message<E>) -> ChatEvent {
-            ChatEvent::Message(core_message(m))
-        }
-        let channel = |id: &str| ChannelRef::group(id.to_owned());
+    /// The streamer's channel the event concerns, when the event carries it.
+    pub fn channel_id(&self) -> Option<&ChannelId> {
         Some(match self {
-            Self::Chat(m) => msg(m),
-            Self::Donation(m) => msg(m),
-            Self::Subscription(m) => msg(m),
-            Self::SubscriptionGift(m) => msg(m),
-            Self::SystemMessage(m) => msg(m),
-            Self::Blind(b) if !b.kind.restores() => ChatEvent::MessageDeleted {
-                platform: Platform::Chzzk,
+            Self::Chat(m) => &m.channel_id,
+            Self::Donation(m) => &m.channel_id,
+            Self::Subscription(m) => &m.channel_id,
+            Self::SubscriptionGift(m) => &m.channel_id,
+            Self::SystemMessage(m) => &m.channel_id,
+            Self::Pin(m) => &m.channel_id,
+            Self::Unpin(u) => &u.channel_id,
+            Self::Blind(b) => &b.channel_id,
+            Self::TemporaryRestrict(r) => &r.channel_id,
+            Self::ChatModeChanged(c) => &c.channel_id,
+            Self::Connected(c) => &c.channel_id,
+            Self::SessionEnded(e) => &e.channel_id,
+            Self::BroadcastOpened(b) | Self::BroadcastClosed(b) | Self::ChatChannelChanged(b) => {
+                &b.channel_id
+            }
+            Self::Reconnecting(r) => &r.channel_id,
+            Self::Disconnected(d) => &d.channel_id,
+            _ => return None,
+        })
+    }
+
+    /// The normalised form, for code that handles every platform alike: chat and system
+    /// lines as messages (with emotes, badges, roles and name colour), donations with their
+    /// amount in cheese (1 cheese = 1 KRW), subscriptions and gifts, blinds as hidden or
+    /// restored, pins, timeouts, chat-mode changes and the lifecycle; everything else as
+    /// [`ChatEvent::Platform`] with its kind and raw JSON. The mapping is tabled in
+    /// `docs/events.md`. `Some` for every event.
+    pub fn to_core(&self) -> Option<ChatEvent> {
+        let p = Platform::Chzzk;
+        let channel = |id: &ChannelId| ChannelRef::group(id.to_string());
+        Some(match self {
+            Self::Chat(m) => ChatEvent::Message(
+                core_message(m).with_fragments(fragments(&m.content, &m.extras.emojis)),
+            ),
+            Self::SystemMessage(m) => ChatEvent::Message(core_message(m)),
+            Self::Donation(m) => ChatEvent::Donation(core_donation(m)),
+            Self::Subscription(m) => {
+                let mut s =
+                    Subscription::new(p, channel(&m.channel_id), author(m)).with_id(m.key());
+                if let Some(tier) = m.extras.tier_no.and_then(|t| u32::try_from(t).ok()) {
+                    s = s.with_tier(tier);
+                }
+                if let Some(months) = m.extras.month.and_then(|t| u32::try_from(t).ok()) {
+                    s = s.with_months(months);
+                }
+                if !m.content.is_empty() {
+                    s = s.with_message(m.content.clone());
+                }
+                if let Some(t) = m.time() {
+                    s = s.with_timestamp(t);
+                }
+                ChatEvent::Subscription(s)
+            }
+            Self::SubscriptionGift(m) => core_gift_line(m),
+            Self::Pin(m) => ChatEvent::Pinned {
+                platform: p,
+                channel: channel(&m.channel_id),
+                message: core_message(m),
+            },
+            Self::Unpin(u) => ChatEvent::Unpinned {
+                platform: p,
+                channel: channel(&u.channel_id),
+            },
+            Self::Blind(b) if b.kind.restores() => ChatEvent::MessageRestored {
+                platform: p,
                 channel: channel(&b.channel_id),
                 message_id: b.message_key(),
             },
+            Self::Blind(b) => ChatEvent::MessageHidden {
+                platform: p,
+                channel: channel(&b.channel_id),
+                message_id: b.message_key(),
+            },
+            Self::TemporaryRestrict(r) if r.user_id_hash.is_some() => ChatEvent::UserRestricted {
+                platform: p,
+                channel: channel(&r.channel_id),
+                user: Author::new(r.user_id_hash.clone().unwrap_or_default(), None),
+                duration: r.duration.map(std::time::Duration::from_secs),
+            },
+            Self::ChatModeChanged(c) => ChatEvent::RoomChanged {
+                platform: p,
+                channel: channel(&c.channel_id),
+                name: None,
+                topic: None,
+                mode: room_mode(c),
+            },
             Self::Connected(c) => ChatEvent::Connected {
-                platform: Platform::Chzzk,
+                platform: p,
                 channel: channel(&c.channel_id),
             },
             Self::Reconnecting(r) => ChatEvent::Reconnecting {
-                platform: Platform::Chzzk,
+                platform: p,
                 channel: channel(&r.channel_id),
                 attempt: r.attempt,
                 delay: std::time::Duration::from_millis(r.delay_ms),
             },
             Self::Disconnected(d) => ChatEvent::Disconnected {
-                platform: Platform::Chzzk,
+                platform: p,
                 channel: channel(&d.channel_id),
                 reason: Some(d.reason.clone()),
             },
-            _ => return None,
+            other => ChatEvent::Platform {
+                platform: p,
+                channel: other
+                    .channel_id()
+                    .map_or_else(|| ChannelRef::group(""), channel),
+                kind: other.kind().to_owned(),
+                raw: other.raw().map(Value::to_string).unwrap_or_default(),
+            },
         })
     }
 }
@@ -170,11 +253,10 @@ impl<E> From<&Message<E>> for chatwire_core::ChatMessage {
 }
 
 fn core_message<E>(m: &Message<E>) -> chatwire_core::ChatMessage {
-    let author = Author::new(m.user_id.clone(), m.nickname().map(str::to_owned));
     let mut out = chatwire_core::ChatMessage::new(
         Platform::Chzzk,
-        ChannelRef::group(m.channel_id.clone()),
-        author,
+        ChannelRef::group(m.channel_id.to_string()),
+        author(m),
         m.content.clone(),
     )
     .with_id(m.key());
@@ -184,8 +266,302 @@ fn core_message<E>(m: &Message<E>) -> chatwire_core::ChatMessage {
     out
 }
 
+/// The author of a line with what the profile says: roles, badges in the web client's order,
+/// the name colour's code.
+fn author<E>(m: &Message<E>) -> Author {
+    let mut a = Author::new(m.user_id.to_string(), m.nickname().map(str::to_owned));
+    let Some(p) = &m.profile else {
+        return a;
+    };
+    let mut roles = Vec::new();
+    match &p.user_role {
+        Some(UserRole::Streamer) => roles.push(Role::Broadcaster),
+        Some(
+            UserRole::StreamingChatManager | UserRole::StreamingChannelManager | UserRole::Manager,
+        ) => roles.push(Role::Moderator),
+        _ => {}
+    }
+    if p.streaming_property.subscription.is_some() {
+        roles.push(Role::Subscriber);
+    }
+    if p.verified_mark {
+        roles.push(Role::Verified);
+    }
+    a = a
+        .with_roles(roles)
+        .with_badges(p.badge_images().into_iter().map(Badge::new));
+    if let Some(c) = &p.streaming_property.nickname_color {
+        a = a.with_color(c.clone());
+    }
+    a
+}
+
+/// The text split at `{:name:}` emote tokens that `emojis` names (others stay text).
+fn fragments(content: &str, emojis: &BTreeMap<String, String>) -> Vec<Fragment> {
+    if emojis.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = content;
+    while let Some(start) = rest.find("{:") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(":}") else { break };
+        let name = &after[..end];
+        match emojis.get(name) {
+            Some(url) => {
+                text.push_str(&rest[..start]);
+                if !text.is_empty() {
+                    out.push(Fragment::Text {
+                        text: std::mem::take(&mut text),
+                    });
+                }
+                out.push(Fragment::Emote {
+                    id: name.to_owned(),
+                    name: format!("{{:{name}:}}"),
+                    image_url: url.clone(),
+                });
+            }
+            None => text.push_str(&rest[..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Fragment::Text { text });
+    }
+    out
+}
+
+fn core_donation(m: &DonationMessage) -> Donation {
+    let e = &m.extras;
+    let kind = match e.kind {
+        crate::model::DonationKind::Chat => DonationKind::Chat,
+        crate::model::DonationKind::Video => DonationKind::Video,
+        crate::model::DonationKind::Mission | crate::model::DonationKind::MissionParticipation => {
+            DonationKind::Mission
+        }
+        crate::model::DonationKind::Party => DonationKind::Party,
+        _ => DonationKind::Other,
+    };
+    let donor = if e.is_anonymous {
+        Author::new("", None)
+    } else {
+        let mut a = author(m);
+        if a.name.is_none() {
+            a.name.clone_from(&e.nickname);
+        }
+        a
+    };
+    let amount = e
+        .pay_amount
+        .and_then(|a| i64::try_from(a).ok())
+        .unwrap_or(0);
+    let mut d = Donation::new(
+        Platform::Chzzk,
+        ChannelRef::group(m.channel_id.to_string()),
+        donor,
+        amount,
+        "cheese",
+        kind,
+    )
+    .with_id(m.key())
+    .with_anonymous(e.is_anonymous);
+    if !m.content.is_empty() {
+        d = d.with_message(m.content.clone());
+    }
+    if let Some(t) = m.time() {
+        d = d.with_timestamp(t);
+    }
+    d
+}
+
+/// A gift line: one receiver's subscription when it names the receiver, else the gift.
+fn core_gift_line(m: &SubscriptionGiftMessage) -> ChatEvent {
+    let e = &m.extras;
+    let channel = ChannelRef::group(m.channel_id.to_string());
+    let tier = e.gift_tier_no.and_then(|t| u32::try_from(t).ok());
+    if let Some(receiver) = &e.receiver_user_id_hash {
+        let mut s = Subscription::new(
+            Platform::Chzzk,
+            channel,
+            Author::new(receiver.clone(), e.receiver_nickname.clone()),
+        )
+        .with_id(m.key())
+        .with_gifted_by(author(m));
+        if let Some(tier) = tier {
+            s = s.with_tier(tier);
+        }
+        if let Some(t) = m.time() {
+            s = s.with_timestamp(t);
+        }
+        return ChatEvent::Subscription(s);
+    }
+    let quantity = e.quantity.and_then(|q| u32::try_from(q).ok()).unwrap_or(1);
+    let mut g = Gift::new(Platform::Chzzk, channel, author(m), quantity).with_id(m.key());
+    if let Some(tier) = tier {
+        g = g.with_tier(tier);
+    }
+    if let Some(t) = m.time() {
+        g = g.with_timestamp(t);
+    }
+    ChatEvent::Gift(g)
+}
+
+/// Who may chat after a chat-mode change (`chatAvailableGroup`, then the emote mode).
+fn room_mode(c: &ChatMode) -> Option<RoomMode> {
+    if c.chat_emoji_mode == Some(true) {
+        return Some(RoomMode::EmotesOnly);
+    }
+    match c.chat_available_group.as_deref()? {
+        "ALL" => Some(RoomMode::Open),
+        "FOLLOWER" => Some(RoomMode::FollowersOnly),
+        "SUBSCRIBER" => Some(RoomMode::SubscribersOnly),
+        "MANAGER" => Some(RoomMode::ModeratorsOnly),
+        _ => None,
+    }
+}
+
 impl chatwire_net::ToCore for Event {
     fn to_core(&self) -> Option<ChatEvent> {
         Event::to_core(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::proto::{DecodedFrame, decode_frame};
+
+    const CHANNEL: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+    fn core_of(cmd: i64, line: Value) -> ChatEvent {
+        let frame =
+            json!({"svcid": "game", "ver": "1", "cmd": cmd, "cid": "N2xQ7a", "bdy": [line]});
+        let Ok(DecodedFrame::Events(events)) = decode_frame(CHANNEL, "N2xQ7a", &frame.to_string())
+        else {
+            panic!("a line frame")
+        };
+        let event = events.into_iter().next().unwrap().unwrap();
+        event.to_core().unwrap()
+    }
+
+    fn line(uid: &str, profile: Value, msg: &str, code: i64, extras: Value) -> Value {
+        json!({
+            "svcid": "game", "cid": "N2xQ7a", "uid": uid, "msg": msg, "msgTypeCode": code,
+            "msgStatusType": "NORMAL", "profile": profile.to_string(), "extras": extras.to_string(),
+            "ctime": 1_790_000_000_000_i64, "utime": 1_790_000_000_000_i64,
+            "msgTime": 1_790_000_000_000_i64,
+        })
+    }
+
+    fn manager() -> Value {
+        json!({
+            "userIdHash": "u1", "nickname": "매니저", "userRoleCode": "streaming_chat_manager",
+            "verifiedMark": true, "activityBadges": [],
+            "badge": {"imageUrl": "https://example.invalid/role.png"},
+            "streamingProperty": {
+                "nicknameColor": {"colorCode": "SG002"},
+                "subscription": {"accumulativeMonth": 2, "tier": 1,
+                                 "badge": {"imageUrl": "https://example.invalid/sub.png"}},
+            },
+        })
+    }
+
+    #[test]
+    fn a_chat_line_keeps_emotes_roles_badges_and_colour() {
+        let extras = json!({"emojis": {"d_1": "https://example.invalid/d_1.png"}});
+        let ChatEvent::Message(m) =
+            core_of(93101, line("u1", manager(), "hi {:d_1:} {:x:}", 1, extras))
+        else {
+            panic!("a message")
+        };
+        assert_eq!(
+            m.author.roles,
+            [Role::Moderator, Role::Subscriber, Role::Verified]
+        );
+        assert_eq!(m.author.color.as_deref(), Some("SG002"));
+        assert_eq!(
+            m.author
+                .badges
+                .iter()
+                .map(|b| b.image_url.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "https://example.invalid/role.png",
+                "https://example.invalid/sub.png"
+            ]
+        );
+        assert_eq!(
+            m.fragments,
+            [
+                Fragment::Text { text: "hi ".into() },
+                Fragment::Emote {
+                    id: "d_1".into(),
+                    name: "{:d_1:}".into(),
+                    image_url: "https://example.invalid/d_1.png".into(),
+                },
+                Fragment::Text {
+                    text: " {:x:}".into()
+                },
+            ]
+        );
+        assert_eq!(m.id.as_deref(), Some("u1:1790000000000"));
+    }
+
+    #[test]
+    fn donations_carry_amount_unit_kind_and_anonymity() {
+        let named = json!({"donationType": "VIDEO", "payAmount": 1820, "isAnonymous": false, "nickname": "후원자"});
+        let ChatEvent::Donation(d) = core_of(93102, line("u1", manager(), "노래", 10, named))
+        else {
+            panic!("a donation")
+        };
+        assert_eq!(
+            (d.amount, d.unit.as_str(), d.kind),
+            (1820, "cheese", DonationKind::Video)
+        );
+        assert!(!d.anonymous);
+        assert_eq!(d.message.as_deref(), Some("노래"));
+        assert_eq!(d.author.name.as_deref(), Some("매니저"));
+
+        let anon = json!({"donationType": "MISSION_PARTICIPATION", "payAmount": 5000, "isAnonymous": true});
+        let ChatEvent::Donation(d) = core_of(93102, line("anonymous", Value::Null, "", 10, anon))
+        else {
+            panic!("a donation")
+        };
+        assert_eq!(
+            (d.amount, d.kind, d.anonymous),
+            (5000, DonationKind::Mission, true)
+        );
+        assert_eq!((d.author.id.as_str(), d.message.as_deref()), ("", None));
+    }
+
+    #[test]
+    fn a_subscription_has_tier_and_months() {
+        let extras = json!({"month": 7, "tierNo": 2, "tierName": "팬"});
+        let ChatEvent::Subscription(s) = core_of(93102, line("u1", manager(), "축하", 11, extras))
+        else {
+            panic!("a subscription")
+        };
+        assert_eq!(
+            (s.tier, s.months, s.message.as_deref()),
+            (Some(2), Some(7), Some("축하"))
+        );
+    }
+
+    #[test]
+    fn every_event_has_a_core_form() {
+        let kick = Event::Kick(crate::model::Moderation {
+            cmd: 94005,
+            body: json!({"x": 1}),
+        });
+        match kick.to_core() {
+            Some(ChatEvent::Platform { kind, raw, .. }) => {
+                assert_eq!((kind.as_str(), raw.as_str()), ("kick", r#"{"x":1}"#));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

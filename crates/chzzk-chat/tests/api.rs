@@ -175,16 +175,33 @@ async fn the_normalised_stream_carries_messages_and_lifecycle() {
     assert!(
         matches!(&events[0], ChatEvent::Connected { platform: Platform::Chzzk, channel } if channel.id == CHANNEL)
     );
-    let deleted: Vec<&str> = events
+    let hidden: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
-            ChatEvent::MessageDeleted { message_id, .. } => Some(message_id.as_str()),
+            ChatEvent::MessageHidden { message_id, .. } => Some(message_id.as_str()),
             _ => None,
         })
         .collect();
     // Clean-bot, blind, hidden, blind of a donation, and the unknown kind; the CANCEL restores.
-    assert_eq!(deleted.len(), 5, "{deleted:?}");
-    assert_eq!(deleted[0], "00000008c0ffee00f1bbcd880badf00d:1790000000008");
+    assert_eq!(hidden.len(), 5, "{hidden:?}");
+    assert_eq!(hidden[0], "00000008c0ffee00f1bbcd880badf00d:1790000000008");
+    let restored = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::MessageRestored { .. }))
+        .count();
+    assert_eq!(restored, 1, "the CANCEL");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ChatEvent::Pinned { message, .. } if !message.text.is_empty())),
+        "the pin is a Pinned event with its line"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ChatEvent::MessageDeleted { .. })),
+        "a blind hides; it does not delete"
+    );
     assert!(matches!(
         events.last(),
         Some(ChatEvent::Disconnected { .. })

@@ -80,6 +80,9 @@ impl Blind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct TemporaryRestrict {
+    /// The streamer's channel (not on the wire: the client's).
+    #[serde(skip)]
+    pub channel_id: ChannelId,
     /// Who.
     pub user_id_hash: Option<String>,
     /// Seconds.
@@ -94,6 +97,9 @@ pub struct TemporaryRestrict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ChatMode {
+    /// The streamer's channel (not on the wire: the client's).
+    #[serde(skip)]
+    pub channel_id: ChannelId,
     /// `ALL`, `FOLLOWER`, ...
     pub chat_available_group: Option<String>,
     /// `NONE`, `REAL_NAME`.

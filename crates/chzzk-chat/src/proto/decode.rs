@@ -404,9 +404,10 @@ pub(crate) fn blind(channel_id: &str, chat_channel_id: &str, bdy: &Value) -> Bli
 }
 
 /// A `TEMPORARY_RESTRICT` event body.
-pub(crate) fn temporary_restrict(bdy: &Value) -> TemporaryRestrict {
+pub(crate) fn temporary_restrict(channel_id: &str, bdy: &Value) -> TemporaryRestrict {
     let o = Obj::of(bdy);
     TemporaryRestrict {
+        channel_id: channel_id.into(),
         user_id_hash: o.str(&["userIdHash"]),
         duration: o.u64(&["duration"]),
         times: o.u64(&["times"]),
@@ -415,9 +416,10 @@ pub(crate) fn temporary_restrict(bdy: &Value) -> TemporaryRestrict {
 }
 
 /// A `CHANGE_CHAT_MODE` event body.
-pub(crate) fn chat_mode(bdy: &Value) -> ChatMode {
+pub(crate) fn chat_mode(channel_id: &str, bdy: &Value) -> ChatMode {
     let o = Obj::of(bdy);
     ChatMode {
+        channel_id: channel_id.into(),
         chat_available_group: o.str(&["chatAvailableGroup"]),
         chat_available_condition: o.str(&["chatAvailableCondition"]),
         min_follower_minute: o.u64(&["minFollowerMinute"]),

@@ -163,7 +163,7 @@ pub(crate) fn inbound(channel_id: &str, chat_channel_id: &str, frame: Frame) -> 
             chat_channel_id,
             &bdy,
         ))),
-        cmd::EVENT => one(channel_event(bdy)),
+        cmd::EVENT => one(channel_event(channel_id, bdy)),
         cmd::KICK => one(Event::Kick(Moderation { cmd, body: bdy })),
         cmd::BLOCK => one(Event::Block(Moderation { cmd, body: bdy })),
         cmd::PENALTY => one(Event::Penalty(Moderation { cmd, body: bdy })),
@@ -293,7 +293,7 @@ const NAMED_EVENTS: &[&str] = &[
     "LIVE_MID_ROLL_AD",
 ];
 
-fn channel_event(bdy: Value) -> Event {
+fn channel_event(channel_id: &str, bdy: Value) -> Event {
     use crate::model::MissionStatus as S;
     let kind = Obj::of(&bdy).str(&["type"]).unwrap_or_default();
     match kind.as_str() {
@@ -311,8 +311,10 @@ fn channel_event(bdy: Value) -> Event {
         "DONATION_MISSION_PARTICIPATION" => Event::MissionParticipation(decode::mission(&bdy)),
         "SUBSCRIPTION_GIFT" => Event::SubscriptionGiftStarted(decode::gift(&bdy)),
         "SUBSCRIPTION_GIFT_RECEIVER" => Event::SubscriptionGiftReceived(decode::gift(&bdy)),
-        "TEMPORARY_RESTRICT" => Event::TemporaryRestrict(decode::temporary_restrict(&bdy)),
-        "CHANGE_CHAT_MODE" => Event::ChatModeChanged(decode::chat_mode(&bdy)),
+        "TEMPORARY_RESTRICT" => {
+            Event::TemporaryRestrict(decode::temporary_restrict(channel_id, &bdy))
+        }
+        "CHANGE_CHAT_MODE" => Event::ChatModeChanged(decode::chat_mode(channel_id, &bdy)),
         k if NAMED_EVENTS.contains(&k) => Event::ChannelEvent(ChannelEvent { kind, body: bdy }),
         _ => Event::Unknown(Unknown::new(format!("event:{kind}"), bdy)),
     }
