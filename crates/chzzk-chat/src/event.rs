@@ -437,7 +437,7 @@ mod tests {
 
     const CHANNEL: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
-    fn core_of(cmd: i64, line: Value) -> ChatEvent {
+    fn core_of(cmd: i64, line: &Value) -> ChatEvent {
         let frame =
             json!({"svcid": "game", "ver": "1", "cmd": cmd, "cid": "N2xQ7a", "bdy": [line]});
         let Ok(DecodedFrame::Events(events)) = decode_frame(CHANNEL, "N2xQ7a", &frame.to_string())
@@ -448,7 +448,7 @@ mod tests {
         event.to_core().unwrap()
     }
 
-    fn line(uid: &str, profile: Value, msg: &str, code: i64, extras: Value) -> Value {
+    fn line(uid: &str, profile: &Value, msg: &str, code: i64, extras: &Value) -> Value {
         json!({
             "svcid": "game", "cid": "N2xQ7a", "uid": uid, "msg": msg, "msgTypeCode": code,
             "msgStatusType": "NORMAL", "profile": profile.to_string(), "extras": extras.to_string(),
@@ -473,9 +473,10 @@ mod tests {
     #[test]
     fn a_chat_line_keeps_emotes_roles_badges_and_colour() {
         let extras = json!({"emojis": {"d_1": "https://example.invalid/d_1.png"}});
-        let ChatEvent::Message(m) =
-            core_of(93101, line("u1", manager(), "hi {:d_1:} {:x:}", 1, extras))
-        else {
+        let ChatEvent::Message(m) = core_of(
+            93101,
+            &line("u1", &manager(), "hi {:d_1:} {:x:}", 1, &extras),
+        ) else {
             panic!("a message")
         };
         assert_eq!(
@@ -514,7 +515,7 @@ mod tests {
     #[test]
     fn donations_carry_amount_unit_kind_and_anonymity() {
         let named = json!({"donationType": "VIDEO", "payAmount": 1820, "isAnonymous": false, "nickname": "후원자"});
-        let ChatEvent::Donation(d) = core_of(93102, line("u1", manager(), "노래", 10, named))
+        let ChatEvent::Donation(d) = core_of(93102, &line("u1", &manager(), "노래", 10, &named))
         else {
             panic!("a donation")
         };
@@ -527,7 +528,8 @@ mod tests {
         assert_eq!(d.author.name.as_deref(), Some("매니저"));
 
         let anon = json!({"donationType": "MISSION_PARTICIPATION", "payAmount": 5000, "isAnonymous": true});
-        let ChatEvent::Donation(d) = core_of(93102, line("anonymous", Value::Null, "", 10, anon))
+        let ChatEvent::Donation(d) =
+            core_of(93102, &line("anonymous", &Value::Null, "", 10, &anon))
         else {
             panic!("a donation")
         };
@@ -541,7 +543,8 @@ mod tests {
     #[test]
     fn a_subscription_has_tier_and_months() {
         let extras = json!({"month": 7, "tierNo": 2, "tierName": "팬"});
-        let ChatEvent::Subscription(s) = core_of(93102, line("u1", manager(), "축하", 11, extras))
+        let ChatEvent::Subscription(s) =
+            core_of(93102, &line("u1", &manager(), "축하", 11, &extras))
         else {
             panic!("a subscription")
         };
