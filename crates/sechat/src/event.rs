@@ -126,9 +126,13 @@ impl Event {
         }
     }
 
-    /// The normalised form (`None` for events without one; mentions and replies are `None`
-    /// because their message also arrives as a posted or edited event).
+    /// The normalised form: messages (with the reply they answer), edits, deletes and moves,
+    /// members entering and leaving, room renames, and the lifecycle; every other event
+    /// (stars, mentions, flags, access changes, ...) as [`ChatEvent::Platform`] with its kind
+    /// and raw JSON. The mapping is tabled in `docs/events.md`. `None` only for a message
+    /// event without a room or message id.
     pub fn to_core(&self) -> Option<ChatEvent> {
+        let p = Platform::StackExchange;
         let room = |d: &EventData| {
             let r = ChannelRef::group(d.room_id.map(|r| r.to_string()).unwrap_or_default());
             match &d.room_name {
@@ -136,32 +140,72 @@ impl Event {
                 None => r,
             }
         };
+        let user = |d: &EventData| {
+            Author::new(
+                d.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                d.user_name.clone(),
+            )
+        };
         Some(match self {
             Self::MessagePosted(d) | Self::MessageMovedIn(d) => {
                 ChatEvent::Message(core_message(d)?)
             }
-            Self::MessageEdited(d) => ChatEvent::MessageEdited(core_message(d)?),
+            Self::MessageEdited(d) => ChatEvent::MessageEdited(core_message(d)?.with_edited(true)),
             Self::MessageDeleted(d) | Self::MessageMovedOut(d) => ChatEvent::MessageDeleted {
-                platform: Platform::StackExchange,
+                platform: p,
                 channel: room(d),
                 message_id: d.message_id?.to_string(),
             },
+            Self::UserEntered(d) => ChatEvent::MemberJoined {
+                platform: p,
+                channel: room(d),
+                user: user(d),
+            },
+            Self::UserLeft(d) => ChatEvent::MemberLeft {
+                platform: p,
+                channel: room(d),
+                user: user(d),
+            },
+            Self::RoomNameChanged(d) => {
+                // `content` is `name / description`.
+                let content = d
+                    .text
+                    .clone()
+                    .or_else(|| d.content.clone())
+                    .unwrap_or_default();
+                let (name, topic) = match content.split_once(" / ") {
+                    Some((n, t)) => (Some(n.to_owned()), Some(t.to_owned())),
+                    None => (Some(content), None),
+                };
+                ChatEvent::RoomChanged {
+                    platform: p,
+                    channel: room(d),
+                    name,
+                    topic,
+                    mode: None,
+                }
+            }
             Self::Connected(c) => ChatEvent::Connected {
-                platform: Platform::StackExchange,
+                platform: p,
                 channel: ChannelRef::group(c.room_id.to_string()),
             },
             Self::Reconnecting(r) => ChatEvent::Reconnecting {
-                platform: Platform::StackExchange,
+                platform: p,
                 channel: ChannelRef::group(r.room_id.to_string()),
                 attempt: r.attempt,
                 delay: std::time::Duration::from_millis(r.delay_ms),
             },
             Self::Disconnected(d) => ChatEvent::Disconnected {
-                platform: Platform::StackExchange,
+                platform: p,
                 channel: ChannelRef::group(d.room_id.to_string()),
                 reason: Some(d.reason.clone()),
             },
-            _ => return None,
+            other => ChatEvent::Platform {
+                platform: p,
+                channel: other.data().map_or_else(|| ChannelRef::group(""), room),
+                kind: other.kind().to_owned(),
+                raw: other.raw().map(Value::to_string).unwrap_or_default(),
+            },
         })
     }
 }
@@ -187,11 +231,72 @@ pub(crate) fn core_message(d: &EventData) -> Option<ChatMessage> {
     if let Some(t) = d.time() {
         m = m.with_timestamp(t);
     }
+    if let Some(parent) = d.parent_id {
+        m = m.with_reply_to(parent.to_string());
+    }
     Some(m)
 }
 
 impl chatwire_net::ToCore for Event {
     fn to_core(&self) -> Option<chatwire_core::ChatEvent> {
         Event::to_core(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn core(v: &Value) -> ChatEvent {
+        let d = crate::proto::event_data(v).unwrap();
+        Event::from_data(d).to_core().unwrap()
+    }
+
+    #[test]
+    fn every_event_type_has_a_core_form() {
+        let base = json!({"room_id": 1, "room_name": "Sandbox", "user_id": 5, "user_name": "Ann",
+                          "message_id": 9, "parent_id": 8, "content": "hi", "time_stamp": 1_735_689_600});
+        let with = |t: i64| {
+            let mut v = base.clone();
+            v["event_type"] = json!(t);
+            v
+        };
+        let ChatEvent::Message(m) = core(&with(1)) else {
+            panic!("a message")
+        };
+        assert_eq!((m.reply_to.as_deref(), m.edited), (Some("8"), false));
+        let ChatEvent::MessageEdited(m) = core(&with(2)) else {
+            panic!("an edit")
+        };
+        assert!(m.edited);
+        assert!(matches!(core(&with(3)), ChatEvent::MemberJoined { user, .. } if user.id == "5"));
+        assert!(matches!(core(&with(4)), ChatEvent::MemberLeft { .. }));
+        let mut rename = with(5);
+        rename["content"] = json!("Sandbox 2 / a place to test");
+        assert!(matches!(
+            core(&rename),
+            ChatEvent::RoomChanged { name: Some(n), topic: Some(t), .. } if n == "Sandbox 2" && t == "a place to test"
+        ));
+        assert!(
+            matches!(core(&with(10)), ChatEvent::MessageDeleted { message_id, .. } if message_id == "9")
+        );
+        match core(&with(6)) {
+            ChatEvent::Platform {
+                kind, raw, channel, ..
+            } => {
+                assert_eq!(
+                    (kind.as_str(), channel.id.as_str()),
+                    ("message_starred", "1")
+                );
+                assert!(raw.contains("\"event_type\":6"), "{raw}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match core(&with(77)) {
+            ChatEvent::Platform { kind, .. } => assert_eq!(kind, "event_type:77"),
+            other => panic!("{other:?}"),
+        }
     }
 }
