@@ -97,7 +97,13 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     let (seen_tx, seen_rx) = watch::channel(Seen::default());
     let record = move |item: Result<Event, chzzk_chat::Error>| {
         let value = match &item {
+            // Each event with its normalised form beside it, so every fixture tests the
+            // mapping too.
             Ok(e) => serde_json::to_value(e)
+                .map(|mut v| {
+                    v["core"] = serde_json::to_value(e.to_core()).unwrap_or_default();
+                    v
+                })
                 .unwrap_or_else(|err| json!({"type": "unserialisable", "error": err.to_string()})),
             Err(e) => error_json(e),
         };

@@ -65,7 +65,7 @@ impl Event {
         };
         match self {
             Self::Received(_) => ChatEvent::Message(core()),
-            Self::Edited(_) => ChatEvent::MessageEdited(core()),
+            Self::Edited(_) => ChatEvent::MessageEdited(core().with_edited(true)),
             Self::Deleted(_) => ChatEvent::MessageDeleted {
                 platform: Platform::LiveKit,
                 channel,

@@ -76,7 +76,7 @@ impl Normalizer {
                 m.into_iter()
                     .map(|(k, v)| {
                         let v = match (k.as_str(), &v) {
-                            ("id", Value::String(s)) => {
+                            ("id" | "message_id", Value::String(s)) => {
                                 let n = self.ids.len() + 1;
                                 let is_random = s.len() == 12 || (s.len() == 36 && is_uuid_v4(s));
                                 if is_random {
@@ -93,6 +93,19 @@ impl Normalizer {
                             ("message" | "error", Value::String(s)) => json!(self.text(s)),
                             ("timestamp" | "edit_timestamp", Value::Number(n))
                                 if n.as_i64().is_some_and(|t| t >= self.start_ms) =>
+                            {
+                                json!("now")
+                            }
+                            // The normalised form's RFC 3339 time of a message sent in this run.
+                            ("timestamp", Value::String(s))
+                                if time::OffsetDateTime::parse(
+                                    s,
+                                    &time::format_description::well_known::Rfc3339,
+                                )
+                                .is_ok_and(|t| {
+                                    t.unix_timestamp_nanos() / 1_000_000
+                                        >= i128::from(self.start_ms)
+                                }) =>
                             {
                                 json!("now")
                             }
@@ -293,6 +306,9 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
                     Ok(e) => {
                         let mut v = serde_json::to_value(&e).unwrap();
                         v["at"] = json!(m.identity);
+                        // The normalised form beside it (the runner's rooms keep the default
+                        // room name), so every fixture tests the mapping too.
+                        v["core"] = serde_json::to_value(e.to_core("room")).unwrap();
                         v
                     }
                     Err(e) => {
