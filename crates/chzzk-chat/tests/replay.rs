@@ -99,12 +99,13 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
         let value = match &item {
             // Each event with its normalised form beside it, so every fixture tests the
             // mapping too.
-            Ok(e) => serde_json::to_value(e)
-                .map(|mut v| {
+            Ok(e) => serde_json::to_value(e).map_or_else(
+                |err| json!({"type": "unserialisable", "error": err.to_string()}),
+                |mut v| {
                     v["core"] = serde_json::to_value(e.to_core()).unwrap_or_default();
                     v
-                })
-                .unwrap_or_else(|err| json!({"type": "unserialisable", "error": err.to_string()})),
+                },
+            ),
             Err(e) => error_json(e),
         };
         match item {

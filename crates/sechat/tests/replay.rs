@@ -153,12 +153,13 @@ async fn run(server: Arc<ReplayServer>) -> Result<Vec<Value>, String> {
     let actions = server.take_actions().ok_or("actions taken")?;
     let record = |item: Result<sechat::Event, sechat::Error>| match item {
         // Each event with its normalised form beside it, so every fixture tests the mapping too.
-        Ok(e) => serde_json::to_value(&e)
-            .map(|mut v| {
+        Ok(e) => serde_json::to_value(&e).map_or_else(
+            |err| json!({"unserialisable": err.to_string()}),
+            |mut v| {
                 v["core"] = serde_json::to_value(e.to_core()).unwrap_or_default();
                 v
-            })
-            .unwrap_or_else(|err| json!({"unserialisable": err.to_string()})),
+            },
+        ),
         Err(e) => error_json("error", &e),
     };
     let perform = {
