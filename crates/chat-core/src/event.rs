@@ -19,6 +19,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, Error>> + Sen
 /// [`Platform`](Self::Platform) with its kind and raw JSON, so nothing is silently lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum ChatEvent {
@@ -76,6 +77,7 @@ pub enum ChatEvent {
                 skip_serializing_if = "Option::is_none"
             )
         )]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<u64>"))]
         duration: Option<Duration>,
     },
     /// A restriction was lifted.
@@ -175,6 +177,7 @@ pub enum ChatEvent {
         attempt: u32,
         /// How long the client waits before this attempt.
         #[cfg_attr(feature = "serde", serde(with = "duration_ms"))]
+        #[cfg_attr(feature = "schema", schemars(with = "u64"))]
         delay: Duration,
     },
     /// The client left the channel for good (closed by the user, or a fatal error).
@@ -195,6 +198,7 @@ pub enum ChatEvent {
 /// Who may chat, as a channel's chat mode says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum RoomMode {

@@ -5,6 +5,7 @@ use crate::Platform;
 /// Whether a channel is shared by many people or is a one-to-one conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum ChannelKind {
@@ -18,6 +19,7 @@ pub enum ChannelKind {
 /// Where a message was said: a Chzzk chat channel, a Stack Exchange room, a `LiveKit` room.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ChannelRef {
     /// The platform's own identifier of the channel, as a string.
@@ -63,6 +65,7 @@ impl ChannelRef {
 /// What an author is in the channel, where the platform says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Role {
@@ -79,6 +82,7 @@ pub enum Role {
 /// A badge shown next to an author's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Badge {
     /// The badge's name or title, when the platform gives one.
@@ -111,6 +115,7 @@ impl Badge {
 /// Who said a message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Author {
     /// The platform's stable user identifier, as a string (empty when the platform hides it,
@@ -185,6 +190,7 @@ impl Author {
 /// [`ChatMessage::text`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Fragment {
@@ -228,6 +234,7 @@ pub enum Fragment {
 /// `chat-streams` or a multi-platform logger sees only this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ChatMessage {
     /// The platform the message came from.
@@ -254,6 +261,7 @@ pub struct ChatMessage {
             skip_serializing_if = "Option::is_none"
         )
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub timestamp: Option<OffsetDateTime>,
     /// The content as pieces (text, emotes, mentions, links), when the platform has more than
     /// plain text; empty means "just [`text`](Self::text)".

@@ -7,6 +7,7 @@ use crate::{Author, ChannelRef, Platform};
 /// What a donation paid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum DonationKind {
@@ -25,6 +26,7 @@ pub enum DonationKind {
 /// A donation: money (or the platform's currency) sent to the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Donation {
     /// The platform.
@@ -64,6 +66,7 @@ pub struct Donation {
             skip_serializing_if = "Option::is_none"
         )
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub timestamp: Option<OffsetDateTime>,
 }
 
@@ -123,6 +126,7 @@ impl Donation {
 /// A subscription, or its renewal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Subscription {
     /// The platform.
@@ -170,6 +174,7 @@ pub struct Subscription {
             skip_serializing_if = "Option::is_none"
         )
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub timestamp: Option<OffsetDateTime>,
 }
 
@@ -235,6 +240,7 @@ impl Subscription {
 /// Subscriptions gifted to other viewers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Gift {
     /// The platform.
@@ -273,6 +279,7 @@ pub struct Gift {
             skip_serializing_if = "Option::is_none"
         )
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub timestamp: Option<OffsetDateTime>,
 }
 

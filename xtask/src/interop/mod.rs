@@ -12,6 +12,7 @@
 
 pub(crate) mod chzzk;
 mod livekit;
+mod schema;
 mod sechat;
 mod streams;
 
@@ -97,6 +98,11 @@ const ORACLES: &[Oracle] = &[
         name: "sechat",
         what: "sechat 1.1.2 and chatexchange 0.0.4 (PyPI) event models on every event of our fixtures' frames",
         run: sechat::run,
+    },
+    Oracle {
+        name: "events-schema",
+        what: "jsonschema 4.23.0 (PyPI), Draft 2020-12: every normalised event in the fixtures against docs/events.schema.json",
+        run: schema::run,
     },
     Oracle {
         name: "livekit-python",
