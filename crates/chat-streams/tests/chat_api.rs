@@ -410,3 +410,54 @@ fn forget_removes_a_stream() {
     );
     assert_eq!(r.len(), 3);
 }
+
+#[test]
+fn support_events_and_renames_reach_the_registry() {
+    use chatwire_core::{Donation, DonationKind, Subscription};
+    let r = Registry::in_memory(RegistryOptions::default());
+    let room = || ChannelRef::group("chan-1");
+    let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let donation = Donation::new(
+        Platform::Chzzk,
+        room(),
+        Author::new("", None),
+        1000,
+        "cheese",
+        DonationKind::Chat,
+    )
+    .with_anonymous(true)
+    .with_timestamp(at(1_000));
+    let stream = r
+        .register_event(&ChatEvent::Donation(donation))
+        .unwrap()
+        .expect("an anonymous donation is activity in its channel");
+    assert_eq!(stream.last_active_at_ms, 1_000_000);
+    let sub = Subscription::new(Platform::Chzzk, room(), Author::new("u1", Some("A".into())))
+        .with_timestamp(at(2_000));
+    r.register_event(&ChatEvent::Subscription(sub)).unwrap();
+    let renamed = r
+        .register_event(&ChatEvent::RoomChanged {
+            platform: Platform::Chzzk,
+            channel: room(),
+            name: Some("새 방송".into()),
+            topic: None,
+            mode: None,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.stream_id, stream.stream_id, "the same stream");
+    let now = r
+        .get_stream_by_group_id("chan-1", "chzzk")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        now.group_info
+            .as_ref()
+            .and_then(|g| g.group_name.as_deref()),
+        Some("새 방송")
+    );
+    assert!(
+        now.last_active_at_ms >= 2_000_000,
+        "the subscription touched it"
+    );
+}

@@ -71,6 +71,20 @@ pub(crate) fn now_ms() -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A support event as the activity of its author in its channel.
+fn activity(
+    platform: chatwire_core::Platform,
+    channel: &chatwire_core::ChannelRef,
+    author: &chatwire_core::Author,
+    timestamp: Option<chatwire_core::OffsetDateTime>,
+) -> ChatMessage {
+    let m = ChatMessage::new(platform, channel.clone(), author.clone(), "");
+    match timestamp {
+        Some(t) => m.with_timestamp(t),
+        None => m,
+    }
+}
+
 impl Registry {
     /// A registry that lives in memory only.
     pub fn in_memory(options: RegistryOptions) -> Self {
@@ -337,6 +351,35 @@ impl Registry {
         match event {
             ChatEvent::Message(m) | ChatEvent::MessageEdited(m) => {
                 self.register_message(m).map(Some)
+            }
+            // Support events are activity by their author in the channel, like a message.
+            ChatEvent::Donation(d) => self
+                .register_message(&activity(d.platform, &d.channel, &d.author, d.timestamp))
+                .map(Some),
+            ChatEvent::Subscription(s) => self
+                .register_message(&activity(s.platform, &s.channel, &s.author, s.timestamp))
+                .map(Some),
+            ChatEvent::Gift(g) => self
+                .register_message(&activity(g.platform, &g.channel, &g.author, g.timestamp))
+                .map(Some),
+            // A renamed room takes its new name (the channel of every event carries the
+            // current one too, where the platform says it).
+            ChatEvent::RoomChanged {
+                platform,
+                channel,
+                name: Some(name),
+                ..
+            } if channel.kind != ChannelKind::Direct => {
+                let o = &self.shared.options;
+                let key = StreamKey::scoped(
+                    platform.as_str(),
+                    &o.account,
+                    &o.scope,
+                    StreamKind::Group,
+                    &channel.id,
+                )?;
+                self.upsert(key, None, Some(name.clone()), now_ms())
+                    .map(Some)
             }
             ChatEvent::Connected { platform, channel } => {
                 let o = &self.shared.options;
