@@ -56,6 +56,58 @@ const PLATFORMS: &[Platform] = &[
 /// `LiveKit` has no server to replay: its sessions are participants chatting through the
 /// crate's wire-accurate in-memory room (real `DataPacket` bytes, server-like routing). The
 /// fixture's actions drive the participants; the replay server only hands them out.
+/// How the feed shows a support event (donation, subscription, gift), from its normalised
+/// form: one format whatever the platform.
+fn support_line(core: &chzzk_chat::chatwire_core::ChatEvent) -> Option<String> {
+    use chzzk_chat::chatwire_core::ChatEvent;
+    let name = |a: &chzzk_chat::chatwire_core::Author| {
+        a.name.clone().unwrap_or_else(|| {
+            if a.id.is_empty() {
+                "?".into()
+            } else {
+                a.id.clone()
+            }
+        })
+    };
+    Some(match core {
+        ChatEvent::Donation(d) => format!(
+            "DONATION {} {} ({:?}) from {}{}",
+            d.amount,
+            d.unit,
+            d.kind,
+            if d.anonymous {
+                "anonymous".into()
+            } else {
+                name(&d.author)
+            },
+            d.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        ChatEvent::Subscription(s) => format!(
+            "SUBSCRIPTION {}{} month(s), tier {}{}{}",
+            name(&s.author),
+            s.months.map_or_else(String::new, |m| format!(" {m}")),
+            s.tier.map_or_else(|| "?".into(), |t| t.to_string()),
+            s.gifted_by
+                .as_ref()
+                .map(|g| format!(", a gift from {}", name(g)))
+                .unwrap_or_default(),
+            s.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        ChatEvent::Gift(g) => format!(
+            "GIFT of {} subscription(s) from {}",
+            g.quantity,
+            name(&g.author)
+        ),
+        _ => return None,
+    })
+}
+
 mod livekit {
     use std::collections::HashMap;
     use std::sync::Arc;
@@ -331,38 +383,13 @@ mod chzzk {
     }
 
     fn line(event: &Event) -> String {
+        // Donations, subscriptions and gifts print from their normalised form.
+        if let Some(l) = event.to_core().as_ref().and_then(super::support_line) {
+            return l;
+        }
         match event {
             Event::Connected(c) => format!("joined chat {} ({:?} mode)", c.chat_channel_id, c.auth),
             Event::Chat(m) => format!("{}: {}", who(m.nickname(), &m.user_id), m.content),
-            Event::Donation(d) => format!(
-                "DONATION {} cheese ({:?}) from {}: {}",
-                d.extras
-                    .pay_amount
-                    .map_or_else(|| "?".into(), |a| a.to_string()),
-                d.extras.kind,
-                if d.extras.is_anonymous {
-                    "anonymous".into()
-                } else {
-                    who(d.nickname(), &d.user_id)
-                },
-                d.content
-            ),
-            Event::Subscription(s) => {
-                format!(
-                    "SUBSCRIPTION {} month(s): {} {}",
-                    s.extras.month.unwrap_or(0),
-                    who(s.nickname(), &s.user_id),
-                    s.content
-                )
-            }
-            Event::SubscriptionGift(g) => format!(
-                "GIFT {} -> {}",
-                who(g.nickname(), &g.user_id),
-                g.extras
-                    .receiver_nickname
-                    .as_deref()
-                    .unwrap_or("the channel")
-            ),
             Event::SystemMessage(m) => format!("system: {}", m.content),
             Event::Pin(n) => format!("pinned: {}", n.content),
             Event::Unpin(_) => "pin removed".into(),
