@@ -128,18 +128,27 @@ impl Event {
 
     /// The normalised form: messages (with the reply they answer), edits, deletes and moves,
     /// members entering and leaving, room renames, and the lifecycle; every other event
-    /// (stars, mentions, flags, access changes, ...) as [`ChatEvent::Platform`] with its kind
-    /// and raw JSON. The mapping is tabled in `docs/events.md`. `None` only for a message
-    /// event without a room or message id.
+    /// (stars, mentions, flags, access changes, ...), and a message event without a room or
+    /// message id, as [`ChatEvent::Platform`] with its kind and raw JSON. The mapping is
+    /// tabled in `docs/events.md`. `Some` for every event.
     pub fn to_core(&self) -> Option<ChatEvent> {
+        Some(self.typed_core().unwrap_or_else(|| self.platform_core()))
+    }
+
+    /// The event as [`ChatEvent::Platform`]: its kind and raw JSON.
+    fn platform_core(&self) -> ChatEvent {
+        ChatEvent::Platform {
+            platform: Platform::StackExchange,
+            channel: self.data().map_or_else(|| ChannelRef::group(""), room_ref),
+            kind: self.kind().to_owned(),
+            raw: self.raw().map(Value::to_string).unwrap_or_default(),
+        }
+    }
+
+    /// The typed normalised form, when the event has one and carries what it needs.
+    fn typed_core(&self) -> Option<ChatEvent> {
         let p = Platform::StackExchange;
-        let room = |d: &EventData| {
-            let r = ChannelRef::group(d.room_id.map(|r| r.to_string()).unwrap_or_default());
-            match &d.room_name {
-                Some(n) => r.with_name(n.clone()),
-                None => r,
-            }
-        };
+        let room = room_ref;
         let user = |d: &EventData| {
             Author::new(
                 d.user_id.map(|u| u.to_string()).unwrap_or_default(),
@@ -200,13 +209,17 @@ impl Event {
                 channel: ChannelRef::group(d.room_id.to_string()),
                 reason: Some(d.reason.clone()),
             },
-            other => ChatEvent::Platform {
-                platform: p,
-                channel: other.data().map_or_else(|| ChannelRef::group(""), room),
-                kind: other.kind().to_owned(),
-                raw: other.raw().map(Value::to_string).unwrap_or_default(),
-            },
+            _ => return None,
         })
+    }
+}
+
+/// The room of an event, with its name when the event carries it.
+fn room_ref(d: &EventData) -> ChannelRef {
+    let r = ChannelRef::group(d.room_id.map(|r| r.to_string()).unwrap_or_default());
+    match &d.room_name {
+        Some(n) => r.with_name(n.clone()),
+        None => r,
     }
 }
 
