@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod config;
 mod error;
 mod event;
 mod manager;
@@ -8,7 +9,9 @@ mod message;
 pub mod proto;
 #[cfg(not(feature = "unstable-proto"))]
 mod proto;
+mod receive;
 mod room;
+mod store;
 mod transport;
 
 #[cfg(feature = "livekit")]
@@ -17,14 +20,16 @@ mod adapter;
 #[cfg(feature = "livekit")]
 pub use adapter::LiveKitTransport;
 pub use chatwire_core;
+pub use config::{ChatOptions, SendMode};
 pub use error::Error;
 pub use event::{Context, Event, Handler};
 /// The LiveKit protocol types the fault-injection methods take (with `testing` only).
 #[cfg(feature = "testing")]
 pub use livekit_protocol;
-pub use manager::{ChatManager, ChatOptions, ChatStore, Events, MemoryStore, SendMode};
+pub use manager::{ChatManager, Events};
 pub use message::{ChatMessage, Format, IdStyle, Identity, new_id};
 pub use room::{InMemoryRoom, Participant, RoomOptions};
+pub use store::{ChatStore, MemoryStore};
 pub use transport::{
     OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport, TransportError,
     TransportEvent, TransportFuture,

@@ -1,6 +1,6 @@
-//! [`ChatManager`]: sending in every format, receiving all of them, one history.
+//! [`ChatManager`]: the handle (sending in every format, the history, subscriptions, waits)
+//! and its [`Events`]; the receiving side is `receive.rs`.
 
-use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,153 +12,18 @@ use futures_core::Stream;
 use futures_util::StreamExt as _;
 
 use crate::Error;
+use crate::config::{ChatOptions, SendMode};
 use crate::event::{Context, Dispatcher, Event, Handler};
 use crate::message::{ChatMessage, Format, IdStyle, Identity, now_ms};
 use crate::proto::{CHAT_TOPIC, CHAT_UPDATE_TOPIC, STREAM_TOPIC};
+use crate::store::{ChatStore, History};
 use crate::transport::{
-    OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport, TransportEvent,
+    OutgoingData, ProtoChatMessage, StreamOperation, TextStreamInfo, Transport,
 };
-
-/// Which formats a manager sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum SendMode {
-    /// Like components-js and Android: a text stream on `lk.chat`, then a legacy JSON copy on
-    /// `lk-chat-topic` with the same id and `ignoreLegacy` set when the server forwards
-    /// streams; edits also go to `lk-chat-update-topic` for Python peers.
-    #[default]
-    Compatible,
-    /// Legacy JSON only, exactly as the Python `ChatManager` sends (for Python peers and old
-    /// servers).
-    LegacyOnly,
-    /// Text streams only.
-    StreamsOnly,
-}
-
-chatwire_net::settings! {
-    /// How a [`ChatManager`] behaves: `ChatOptions::default()` and the setters you need.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct ChatOptions {
-        /// Which formats to send (default [`SendMode::Compatible`]).
-        mode: SendMode,
-        /// Ids of legacy-only messages (streams always use UUIDs: the stream id is the
-        /// message id). Default: base62, like the Python SDK.
-        legacy_id_style: IdStyle,
-        /// The largest legacy JSON payload sent (default 15,000 bytes: old Android refused
-        /// more than ~15 KB). Longer messages go as streams only, or fail in
-        /// [`SendMode::LegacyOnly`].
-        legacy_max_bytes: usize,
-        /// The largest text sent as a stream (default 1 MiB).
-        stream_max_bytes: usize,
-        /// Also send the protobuf `ChatMessage`, read by `RoomEvent::ChatMessage` listeners
-        /// (default: no).
-        send_proto: bool,
-        /// Read the protobuf `ChatMessage` (default: yes).
-        receive_proto: bool,
-        /// Messages kept in the history (default 10,000).
-        history_capacity: usize,
-        /// Emit this participant's own sent messages as events too, as components-js's local
-        /// echo does (default: no).
-        echo_local: bool,
-        /// The room's name: the channel of normalised events (default `"room"`).
-        room_name: String,
-    }
-}
-
-impl Default for ChatOptions {
-    fn default() -> Self {
-        Self {
-            mode: SendMode::Compatible,
-            legacy_id_style: IdStyle::Base62,
-            legacy_max_bytes: 15_000,
-            stream_max_bytes: 1 << 20,
-            send_proto: false,
-            receive_proto: true,
-            history_capacity: 10_000,
-            echo_local: false,
-            room_name: "room".into(),
-        }
-    }
-}
-
-/// Where the history can be kept (a database, a file): called for every message and change.
-pub trait ChatStore: Send + Sync {
-    /// A message was added, edited or deleted (`message` is its current state).
-    fn save(&self, message: &ChatMessage);
-    /// Messages to start the history with.
-    fn load(&self) -> Vec<ChatMessage> {
-        Vec::new()
-    }
-}
-
-/// A [`ChatStore`] in memory (tests, demos).
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    saved: Mutex<Vec<ChatMessage>>,
-}
-
-impl MemoryStore {
-    /// Everything saved, in order.
-    pub fn saved(&self) -> Vec<ChatMessage> {
-        lock(&self.saved).clone()
-    }
-}
-
-impl ChatStore for MemoryStore {
-    fn save(&self, message: &ChatMessage) {
-        lock(&self.saved).push(message.clone());
-    }
-
-    fn load(&self) -> Vec<ChatMessage> {
-        let mut latest: Vec<ChatMessage> = Vec::new();
-        for m in lock(&self.saved).iter() {
-            match latest
-                .iter_mut()
-                .find(|x| x.id == m.id && x.participant == m.participant)
-            {
-                Some(x) => *x = m.clone(),
-                None => latest.push(m.clone()),
-            }
-        }
-        latest
-    }
-}
-
-/// The messages of the room, keyed by (sender, id), edits and deletes applied.
-#[derive(Debug, Default)]
-struct History {
-    entries: HashMap<(Identity, String), (ChatMessage, i32)>,
-    order: VecDeque<(Identity, String)>,
-}
-
-impl History {
-    fn key(m: &ChatMessage) -> (Identity, String) {
-        (m.participant.clone().unwrap_or_default(), m.id.clone())
-    }
-
-    fn insert(&mut self, m: ChatMessage, version: i32, capacity: usize) {
-        let key = Self::key(&m);
-        if self.entries.insert(key.clone(), (m, version)).is_none() {
-            self.order.push_back(key);
-            while self.order.len() > capacity.max(1) {
-                if let Some(old) = self.order.pop_front() {
-                    self.entries.remove(&old);
-                }
-            }
-        }
-    }
-
-    fn list(&self) -> Vec<ChatMessage> {
-        self.order
-            .iter()
-            .filter_map(|k| self.entries.get(k).map(|(m, _)| m.clone()))
-            .collect()
-    }
-}
 
 /// What an incoming packet asks for.
 #[derive(Clone, Copy)]
-enum Change {
+pub(crate) enum Change {
     /// New, or a new version of the same id (components-js edits by re-sending the id).
     Upsert,
     /// Explicitly an update (Python's update topic, a stream `UPDATE`, a protobuf edit).
@@ -167,16 +32,16 @@ enum Change {
     Delete,
 }
 
-struct Inner<T: Transport> {
-    transport: T,
-    options: ChatOptions,
-    history: Mutex<History>,
-    subscribers: Mutex<Vec<Emitter<Event, Error>>>,
-    waiters: Waiters<Event>,
+pub(crate) struct Inner<T: Transport> {
+    pub(crate) transport: T,
+    pub(crate) options: ChatOptions,
+    pub(crate) history: Mutex<History>,
+    pub(crate) subscribers: Mutex<Vec<Emitter<Event, Error>>>,
+    pub(crate) waiters: Waiters<Event>,
     /// Keeps the waits open until the chat ends.
-    attached: Mutex<Option<Attached<Event>>>,
-    store: Option<Arc<dyn ChatStore>>,
-    closed: AtomicBool,
+    pub(crate) attached: Mutex<Option<Attached<Event>>>,
+    pub(crate) store: Option<Arc<dyn ChatStore>>,
+    pub(crate) closed: AtomicBool,
 }
 
 /// The chat of one participant over a [`Transport`]. Cheap to clone.
@@ -589,230 +454,4 @@ impl<T: Transport> ChatManager<T> {
 
 fn text_of(m: &ChatMessage) -> String {
     m.text().to_owned()
-}
-
-impl<T: Transport> Inner<T> {
-    fn emit(&self, item: &Result<Event, Error>) {
-        if let Ok(event) = item {
-            self.waiters.notify(event);
-        }
-        lock(&self.subscribers).retain(|tx| {
-            let copy = match item {
-                Ok(e) => Ok(e.clone()),
-                Err(e) => Err(clone_error(e)),
-            };
-            tx.emit(copy)
-        });
-    }
-
-    /// The chat is over: subscriptions and waits end.
-    fn end(&self) {
-        self.closed.store(true, Ordering::Relaxed);
-        lock(&self.subscribers).clear();
-        lock(&self.attached).take();
-    }
-
-    fn save(&self, m: &ChatMessage) {
-        if let Some(s) = &self.store {
-            s.save(m);
-        }
-    }
-
-    fn record_local(&self, m: ChatMessage, version: i32) {
-        let event = if m.deleted {
-            Event::Deleted(m.clone())
-        } else if m.edit_timestamp.is_some() {
-            Event::Edited(m.clone())
-        } else {
-            Event::Received(m.clone())
-        };
-        self.save(&m);
-        lock(&self.history).insert(m, version, self.options.history_capacity);
-        if self.options.echo_local {
-            self.emit(&Ok(event));
-        }
-    }
-
-    /// Turns one transport event into chat events (no awaiting: the in-memory room relies on
-    /// it to know when a participant has caught up).
-    fn handle(&self, event: TransportEvent) -> Vec<Result<Event, Error>> {
-        let streams = self.options.mode != SendMode::LegacyOnly;
-        match event {
-            TransportEvent::Data {
-                payload,
-                topic,
-                from,
-            } => {
-                let topic = topic.unwrap_or_default();
-                if topic != CHAT_TOPIC && topic != CHAT_UPDATE_TOPIC {
-                    return Vec::new();
-                }
-                let value: serde_json::Value = match serde_json::from_slice(&payload) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return vec![Err(Error::decode(
-                            "a legacy chat packet",
-                            e.to_string(),
-                            &String::from_utf8_lossy(&payload),
-                        ))];
-                    }
-                };
-                let (mut m, flags) = match ChatMessage::from_json_with_flags(&value) {
-                    Ok(x) => x,
-                    Err(e) => return vec![Err(e)],
-                };
-                if (flags.ignore_legacy && streams) || (flags.ignore && self.options.receive_proto)
-                {
-                    return Vec::new(); // a copy of a stream or protobuf message we also receive
-                }
-                m.participant = from.map(Identity::from);
-                let change = if topic == CHAT_UPDATE_TOPIC {
-                    if m.deleted {
-                        Change::Delete
-                    } else {
-                        Change::Update
-                    }
-                } else if m.deleted {
-                    Change::Delete
-                } else {
-                    Change::Upsert
-                };
-                self.apply(m, change, None)
-            }
-            TransportEvent::TextStream { info, text, from } => {
-                if info.topic != STREAM_TOPIC {
-                    return Vec::new();
-                }
-                let m = ChatMessage {
-                    id: info.id,
-                    message: Some(text),
-                    timestamp: info.timestamp,
-                    deleted: info.operation == StreamOperation::Delete,
-                    edit_timestamp: None,
-                    participant: from.map(Identity::from),
-                    is_local: false,
-                    attributes: info.attributes,
-                    format: Format::Stream,
-                    generated: info.generated,
-                };
-                let change = match info.operation {
-                    StreamOperation::Update => Change::Update,
-                    StreamOperation::Delete => Change::Delete,
-                    _ => Change::Upsert,
-                };
-                self.apply(m, change, Some(info.version))
-            }
-            TransportEvent::Chat { message, from } => {
-                if !self.options.receive_proto {
-                    return Vec::new();
-                }
-                let change = if message.deleted {
-                    Change::Delete
-                } else if message.edit_timestamp.is_some() {
-                    Change::Update
-                } else {
-                    Change::Upsert
-                };
-                let m = ChatMessage {
-                    id: message.id,
-                    message: Some(message.message),
-                    timestamp: message.timestamp,
-                    deleted: message.deleted,
-                    edit_timestamp: message.edit_timestamp,
-                    participant: from.map(Identity::from),
-                    is_local: false,
-                    attributes: std::collections::BTreeMap::new(),
-                    format: Format::Proto,
-                    generated: message.generated,
-                };
-                self.apply(m, change, None)
-            }
-            TransportEvent::Malformed { why, raw, .. } => {
-                vec![Err(Error::decode(
-                    "a data packet",
-                    why,
-                    &String::from_utf8_lossy(&raw),
-                ))]
-            }
-        }
-    }
-
-    /// Applies a change to the history: new messages are received, copies dropped, edits keep
-    /// the original timestamp.
-    fn apply(
-        &self,
-        incoming: ChatMessage,
-        change: Change,
-        version: Option<i32>,
-    ) -> Vec<Result<Event, Error>> {
-        let key = History::key(&incoming);
-        let mut history = lock(&self.history);
-        let existing = history.entries.get(&key).cloned();
-        let capacity = self.options.history_capacity;
-        let out = match existing {
-            None => {
-                let v = version.unwrap_or(0);
-                if matches!(change, Change::Delete) {
-                    history.insert(incoming.clone(), v, capacity);
-                    Event::Deleted(incoming)
-                } else {
-                    history.insert(incoming.clone(), v, capacity);
-                    Event::Received(incoming)
-                }
-            }
-            Some((current, current_version)) => {
-                // An older version of a stream never overwrites a newer one.
-                if version.is_some_and(|v| v != 0 && v < current_version) {
-                    return Vec::new();
-                }
-                if current.deleted {
-                    return Vec::new();
-                }
-                if matches!(change, Change::Delete) {
-                    let mut m = current.clone();
-                    m.deleted = true;
-                    m.edit_timestamp = Some(incoming.edit_timestamp.unwrap_or(incoming.timestamp));
-                    history.insert(m.clone(), version.unwrap_or(current_version), capacity);
-                    Event::Deleted(m)
-                } else if incoming.message == current.message {
-                    return Vec::new(); // the same message again: a copy in another format, or a duplicate
-                } else {
-                    let mut m = current.clone();
-                    m.message = incoming.message;
-                    m.edit_timestamp = Some(match incoming.edit_timestamp {
-                        Some(t) => t,
-                        None if incoming.timestamp != current.timestamp => incoming.timestamp,
-                        None => now_ms(),
-                    });
-                    m.format = incoming.format;
-                    if !incoming.attributes.is_empty() {
-                        m.attributes = incoming.attributes;
-                    }
-                    history.insert(m.clone(), version.unwrap_or(current_version + 1), capacity);
-                    Event::Edited(m)
-                }
-            }
-        };
-        drop(history);
-        self.save(out.message());
-        vec![Ok(out)]
-    }
-}
-
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Transport(t) => Error::Transport(t.clone()),
-        Error::TooLarge { what, size, limit } => Error::TooLarge {
-            what,
-            size: *size,
-            limit: *limit,
-        },
-        Error::Decode(d) => Error::Decode(d.clone()),
-        Error::InvalidInput(s) => Error::InvalidInput(s.clone()),
-        Error::Timeout { what } => Error::Timeout { what },
-        Error::Closed { code, reason } => Error::Closed {
-            code: *code,
-            reason: reason.clone(),
-        },
-    }
 }
