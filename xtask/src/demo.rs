@@ -56,6 +56,22 @@ const PLATFORMS: &[Platform] = &[
 /// `LiveKit` has no server to replay: its sessions are participants chatting through the
 /// crate's wire-accurate in-memory room (real `DataPacket` bytes, server-like routing). The
 /// fixture's actions drive the participants; the replay server only hands them out.
+/// Every normalised event this run produced, as NDJSON lines, written to
+/// [`CORE_EVENTS`] at the end (the `events-schema` interop oracle validates that file).
+static CORE_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Where the demo writes its normalised events (NDJSON), relative to the project root.
+pub(crate) const CORE_EVENTS: &str = "target/demo/core-events.jsonl";
+
+fn log_core(core: &chzzk_chat::chatwire_core::ChatEvent) {
+    if let Ok(line) = serde_json::to_string(core) {
+        CORE_LOG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line);
+    }
+}
+
 /// How the feed shows a support event (donation, subscription, gift), from its normalised
 /// form: one format whatever the platform.
 fn support_line(core: &chzzk_chat::chatwire_core::ChatEvent) -> Option<String> {
@@ -233,7 +249,9 @@ mod livekit {
                 while let Some(item) = m.events.try_next() {
                     match item {
                         Ok(e) => {
-                            let _ = registry.register_event(&e.to_core(&room_name));
+                            let core = e.to_core(&room_name);
+                            let _ = registry.register_event(&core);
+                            super::log_core(&core);
                             kinds.push(e.kind().to_owned());
                             println!("  [livekit] {}", line(&m.identity, &e));
                         }
@@ -324,6 +342,7 @@ mod sechat {
                 Ok(e) => {
                     if let Some(core) = e.to_core() {
                         let _ = registry.register_event(&core);
+                        super::log_core(&core);
                     }
                     kinds.push(e.kind().to_owned());
                     println!("  [sechat] {}", line(&e));
@@ -496,6 +515,7 @@ mod chzzk {
                     Ok(e) => {
                         if let Some(core) = e.to_core() {
                             let _ = registry.register_event(&core);
+                            super::log_core(&core);
                         }
                         kinds.push(e.kind().to_owned());
                         println!("  [chzzk] {}", line(&e));
@@ -616,6 +636,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!(
         "(registry persisted to {})",
         db.strip_prefix(project_root()).unwrap_or(&db).display()
+    );
+    let lines = std::mem::take(
+        &mut *CORE_LOG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(project_root().join(CORE_EVENTS), text).map_err(|e| e.to_string())?;
+    println!(
+        "({} normalised events written to {CORE_EVENTS})",
+        lines.len()
     );
     if tally.failures.is_empty() {
         Ok(())

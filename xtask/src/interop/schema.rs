@@ -1,6 +1,7 @@
 //! The event-schema oracle: every normalised event the fixtures record (the `core` beside
-//! each typed event, which is also what `cargo xtask demo` streams) validated against
-//! `docs/events.schema.json` by Python's `jsonschema`, a validator we did not write.
+//! each typed event), and every one `cargo xtask demo` produces (it runs the demo first),
+//! validated against `docs/events.schema.json` by Python's `jsonschema`, a validator we did
+//! not write.
 
 use serde_json::{Value, json};
 
@@ -44,8 +45,31 @@ fn core_forms() -> Result<Vec<(String, Value)>, String> {
     Ok(out)
 }
 
+/// Runs `cargo xtask demo` in-process and returns the normalised events it wrote.
+fn demo_forms() -> Result<Vec<(String, Value)>, String> {
+    crate::demo::run(&[]).map_err(|e| format!("the demo failed: {e}"))?;
+    let path = project_root().join(crate::demo::CORE_EVENTS);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map(|v| (format!("demo:{}", i + 1), v))
+                .map_err(|e| format!("demo line {}: {e}", i + 1))
+        })
+        .collect()
+}
+
 pub(crate) fn run(env: &Env) -> Result<Vec<Case>, String> {
-    let forms = core_forms()?;
+    let mut forms = core_forms()?;
+    let demo = demo_forms()?;
+    if demo.len() < 50 {
+        return Err(format!(
+            "the demo produced only {} normalised events",
+            demo.len()
+        ));
+    }
+    forms.extend(demo);
     if forms.len() < 100 {
         return Err(format!(
             "only {} normalised events in the fixtures; the runners record one per event",
