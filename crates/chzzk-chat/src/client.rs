@@ -181,6 +181,11 @@ impl ChatClient {
     ///
     /// # Errors
     /// When the first join fails, or the client is already connected.
+    ///
+    /// # Cancel safety
+    /// Not cancel-safe: the client's task starts when the future is first polled, and
+    /// dropping the future later leaves it joining (and then connected) with nobody reading
+    /// its events. Call [`close`](Self::close) before connecting again.
     pub async fn connect(&self) -> Result<Events, Error> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         {
@@ -309,6 +314,10 @@ impl ChatClient {
     ///
     /// # Errors
     /// [`Error::NotConnected`] when it was not connected.
+    ///
+    /// # Cancel safety
+    /// The close is asked for when the future is first polled; dropping it afterwards only
+    /// stops waiting for the client to stop, not the close.
     pub async fn close(&self) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
         self.command(Command::Close { reply })?;

@@ -385,6 +385,10 @@ impl Room {
     /// # Errors
     /// [`Error::OperationFailed`] when the room does not exist or is not readable; network
     /// errors of the first connection; [`Error::InvalidInput`] when the stream already runs.
+    ///
+    /// # Cancel safety
+    /// Not cancel-safe: dropping the future once the room's task has started leaves it running
+    /// with nobody reading its events. Call [`close`](Self::close) before connecting again.
     pub async fn connect(&self) -> Result<Events, Error> {
         let (close_tx, close_rx) = mpsc::unbounded_channel();
         {
@@ -470,6 +474,10 @@ impl Room {
     ///
     /// # Errors
     /// Network errors of the leave call (the stream is stopped anyway).
+    ///
+    /// # Cancel safety
+    /// The stream's stop is asked for when the future is first polled; dropping it afterwards
+    /// can skip the leave call, not the stop.
     pub async fn close(&self) -> Result<(), Error> {
         let close = lock(&self.inner.task).take();
         if let Some(close) = close {
