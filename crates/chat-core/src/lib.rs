@@ -1,6 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
+/// `with_<field>(value)` setters for `Option` fields: each stores `Some(value.into())`.
+macro_rules! optional_setters {
+    ($t:ty { $( $(#[$doc:meta])* $name:ident($field:ident: $arg:ty); )* }) => {
+        impl $t {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(mut self, $field: $arg) -> Self {
+                    self.$field = Some($field.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
 mod error;
 mod event;
 mod message;

@@ -312,31 +312,10 @@ impl ChatMessage {
         }
     }
 
-    /// Sets the platform's message id.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Sets the server timestamp.
-    #[must_use]
-    pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Self {
-        self.timestamp = Some(timestamp);
-        self
-    }
-
     /// Sets the rich content.
     #[must_use]
     pub fn with_fragments(mut self, fragments: impl IntoIterator<Item = Fragment>) -> Self {
         self.fragments = fragments.into_iter().collect();
-        self
-    }
-
-    /// Marks it as an answer to message `id`.
-    #[must_use]
-    pub fn with_reply_to(mut self, id: impl Into<String>) -> Self {
-        self.reply_to = Some(id.into());
         self
     }
 
@@ -347,3 +326,12 @@ impl ChatMessage {
         self
     }
 }
+
+optional_setters!(ChatMessage {
+    /// Sets the platform's message id.
+    with_id(id: impl Into<String>);
+    /// Sets the server timestamp.
+    with_timestamp(timestamp: OffsetDateTime);
+    /// Marks it as an answer to message `reply_to`.
+    with_reply_to(reply_to: impl Into<String>);
+});

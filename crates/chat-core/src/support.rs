@@ -94,31 +94,10 @@ impl Donation {
         }
     }
 
-    /// Sets the id.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
     /// Marks it anonymous.
     #[must_use]
     pub fn with_anonymous(mut self, anonymous: bool) -> Self {
         self.anonymous = anonymous;
-        self
-    }
-
-    /// Sets the message.
-    #[must_use]
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
-        self
-    }
-
-    /// Sets the timestamp.
-    #[must_use]
-    pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Self {
-        self.timestamp = Some(timestamp);
         self
     }
 }
@@ -193,48 +172,6 @@ impl Subscription {
             timestamp: None,
         }
     }
-
-    /// Sets the id.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Sets the tier.
-    #[must_use]
-    pub fn with_tier(mut self, tier: u32) -> Self {
-        self.tier = Some(tier);
-        self
-    }
-
-    /// Sets the months.
-    #[must_use]
-    pub fn with_months(mut self, months: u32) -> Self {
-        self.months = Some(months);
-        self
-    }
-
-    /// Sets who paid for it.
-    #[must_use]
-    pub fn with_gifted_by(mut self, gifter: Author) -> Self {
-        self.gifted_by = Some(gifter);
-        self
-    }
-
-    /// Sets the message.
-    #[must_use]
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
-        self
-    }
-
-    /// Sets the timestamp.
-    #[must_use]
-    pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Self {
-        self.timestamp = Some(timestamp);
-        self
-    }
 }
 
 /// Subscriptions gifted to other viewers.
@@ -298,31 +235,43 @@ impl Gift {
         }
     }
 
-    /// Sets the id.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Sets the tier.
-    #[must_use]
-    pub fn with_tier(mut self, tier: u32) -> Self {
-        self.tier = Some(tier);
-        self
-    }
-
     /// Sets the recipients.
     #[must_use]
     pub fn with_recipients(mut self, recipients: impl IntoIterator<Item = Author>) -> Self {
         self.recipients = recipients.into_iter().collect();
         self
     }
-
-    /// Sets the timestamp.
-    #[must_use]
-    pub fn with_timestamp(mut self, timestamp: OffsetDateTime) -> Self {
-        self.timestamp = Some(timestamp);
-        self
-    }
 }
+
+optional_setters!(Donation {
+    /// Sets the id.
+    with_id(id: impl Into<String>);
+    /// Sets the message.
+    with_message(message: impl Into<String>);
+    /// Sets the timestamp.
+    with_timestamp(timestamp: OffsetDateTime);
+});
+
+optional_setters!(Subscription {
+    /// Sets the id.
+    with_id(id: impl Into<String>);
+    /// Sets the tier.
+    with_tier(tier: u32);
+    /// Sets the months.
+    with_months(months: u32);
+    /// Sets who paid for it.
+    with_gifted_by(gifted_by: Author);
+    /// Sets the message.
+    with_message(message: impl Into<String>);
+    /// Sets the timestamp.
+    with_timestamp(timestamp: OffsetDateTime);
+});
+
+optional_setters!(Gift {
+    /// Sets the id.
+    with_id(id: impl Into<String>);
+    /// Sets the tier.
+    with_tier(tier: u32);
+    /// Sets the timestamp.
+    with_timestamp(timestamp: OffsetDateTime);
+});
