@@ -6,27 +6,14 @@
 use serde_json::{Value, json};
 
 use super::{Case, Env};
+use crate::fixtures::find_fixtures;
 use crate::project_root;
 
 /// Every `core` form in the fixtures, with where it is (`fixture:line`).
 fn core_forms() -> Result<Vec<(String, Value)>, String> {
-    let mut out = Vec::new();
     let root = project_root().join("fixtures");
-    let mut files = Vec::new();
-    for platform in std::fs::read_dir(&root).map_err(|e| e.to_string())? {
-        let dir = platform.map_err(|e| e.to_string())?.path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
-            let path = f.map_err(|e| e.to_string())?.path();
-            if path.extension().is_some_and(|e| e == "jsonl") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    for path in files {
+    let mut out = Vec::new();
+    for path in find_fixtures(std::slice::from_ref(&root)) {
         let name = path
             .strip_prefix(&root)
             .unwrap_or(&path)
