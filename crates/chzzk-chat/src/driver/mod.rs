@@ -7,7 +7,7 @@ mod join;
 mod session;
 
 use crate::model::ChatChannelId;
-use crate::proto::session::Session;
+use crate::proto::session::{Outcome, Session};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -65,6 +65,8 @@ pub(crate) struct Task {
     /// What is delivered, the gap-fill floor and the pending recent-chat requests: the
     /// sans-I/O rules (`proto::session`).
     session: Session<Reply>,
+    /// The outcomes of the frame being handled: one buffer reused for every frame.
+    outcomes: Vec<Outcome<Reply>>,
     waiters: Waiters<Event>,
     /// Keeps the handle's waits open while this task runs.
     _attached: Attached<Event>,
@@ -98,6 +100,7 @@ impl Task {
             live_state: None,
             live_title: None,
             session: Session::new(),
+            outcomes: Vec::new(),
             waiters: inner.waiters.clone(),
             _attached: inner.waiters.attach(),
             queued: VecDeque::new(),

@@ -163,9 +163,11 @@ impl Task {
     /// Handles one server frame through the sans-I/O session and applies what it asks;
     /// `Some` ends the session.
     pub(super) async fn on_frame(&mut self, text: &str) -> Option<End> {
-        let chat = self.chat_channel_id.clone().unwrap_or_default();
-        let outcomes = self.session.on_frame(&self.config.channel_id, &chat, text);
-        for outcome in outcomes {
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        let chat = self.chat_channel_id.as_deref().unwrap_or_default();
+        self.session
+            .on_frame_into(&self.config.channel_id, chat, text, &mut outcomes);
+        for outcome in outcomes.drain(..) {
             match outcome {
                 Outcome::Emit(item) => {
                     self.emit(item);
@@ -186,6 +188,7 @@ impl Task {
                 Outcome::SessionEnded => return Some(End::SessionEnded),
             }
         }
+        self.outcomes = outcomes;
         None
     }
 }

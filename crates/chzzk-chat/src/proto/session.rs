@@ -107,11 +107,24 @@ impl<R> Session<R> {
         text: &str,
     ) -> Vec<Outcome<R>> {
         let mut out = Vec::new();
+        self.on_frame_into(channel_id, chat_channel_id, text, &mut out);
+        out
+    }
+
+    /// [`on_frame`](Self::on_frame), appending to `out`, so a driver reuses one buffer for
+    /// every frame.
+    pub fn on_frame_into(
+        &mut self,
+        channel_id: &str,
+        chat_channel_id: &str,
+        text: &str,
+        out: &mut Vec<Outcome<R>>,
+    ) {
         let frame = match parse(text) {
             Ok(f) => f,
             Err(why) => {
                 out.push(Outcome::Emit(Err(Error::decode("a chat frame", why, text))));
-                return out;
+                return;
             }
         };
         match inbound(channel_id, chat_channel_id, frame) {
@@ -123,18 +136,11 @@ impl<R> Session<R> {
                 ret_code,
                 ret_msg,
                 bdy,
-            } => self.on_recent_chat(
-                channel_id,
-                tid.as_deref(),
-                ret_code,
-                ret_msg,
-                &bdy,
-                &mut out,
-            ),
+            } => self.on_recent_chat(channel_id, tid.as_deref(), ret_code, ret_msg, &bdy, out),
             Inbound::Events(events) => {
                 for item in events {
                     match item {
-                        Ok(event) => self.deliver_live(event, &mut out),
+                        Ok(event) => self.deliver_live(event, out),
                         Err((line, why)) => out.push(Outcome::Emit(Err(Error::decode(
                             "a chat line",
                             why,
@@ -144,7 +150,6 @@ impl<R> Session<R> {
                 }
             }
         }
-        out
     }
 
     /// Delivers a pushed event once: lines already delivered (same author and time) are
